@@ -1,0 +1,102 @@
+"""Input checkers, one per family of rules in the API contract.
+
+Every checker raises ``ValueError`` with a message that names the argument,
+shows the offending value (or shapes) and says what is allowed. Data checks
+make one vectorised pass and move a single boolean to the host; the offending
+value is only looked up when the check fails.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+from ._backend import _is_torch
+
+_RULES = {
+    "positive": (lambda v: v > 0, "a positive number (> 0)"),
+    "nonnegative": (lambda v: v >= 0, "a non-negative number (>= 0)"),
+    "unit": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+}
+
+
+def hyper(name: str, value, rule: str) -> float:
+    """Check a scalar hyperparameter (``delta``, ``margin``, ``epsilon``, ...)."""
+    ok, allowed = _RULES[rule]
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or not ok(value)
+    ):
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return float(value)
+
+
+def same_shape(a, b, names: tuple[str, str]) -> None:
+    """``a`` and ``b`` must have equal shapes: no silent broadcasting."""
+    if tuple(a.shape) != tuple(b.shape):
+        raise ValueError(
+            f"`{names[0]}` and `{names[1]}` must have the same shape, got "
+            f"{tuple(a.shape)} and {tuple(b.shape)}"
+        )
+
+
+def ndim(x, name: str, expected: int, meaning: str) -> None:
+    """``x`` must have ``expected`` dimensions (``meaning`` spells them out)."""
+    if x.ndim != expected:
+        raise ValueError(
+            f"`{name}` must be {expected}-D {meaning}, got shape {tuple(x.shape)}"
+        )
+
+
+def _first_bad(x, bad):
+    """The first offending element, as a Python number, for the message."""
+    if _is_torch(x):
+        return x[bad].flatten()[0].item()
+    return x[bad].flat[0].item()
+
+
+def _any(mask) -> bool:
+    return bool(mask.any())
+
+
+def in_range(x, name: str, lo: float, hi: float, what: str) -> None:
+    """Every element of ``x`` must lie in ``[lo, hi]`` (NaN fails too)."""
+    bad = ~((x >= lo) & (x <= hi))
+    if _any(bad):
+        raise ValueError(
+            f"`{name}` must hold {what} in [{lo:g}, {hi:g}], found "
+            f"{_first_bad(x, bad)!r}"
+        )
+
+
+def in_set(x, name: str, allowed: tuple[float, ...], what: str) -> None:
+    """Every element of ``x`` must be one of ``allowed`` (hard labels)."""
+    good = x == allowed[0]
+    for value in allowed[1:]:
+        good = good | (x == value)
+    bad = ~good
+    if _any(bad):
+        shown = ", ".join(f"{v:g}" for v in allowed)
+        raise ValueError(
+            f"`{name}` must hold {what} in {{{shown}}}, found {_first_bad(x, bad)!r}"
+        )
+
+
+def class_indices(x, name: str, num_classes: int) -> None:
+    """Integer class indices in ``[0, num_classes)``."""
+    if _is_torch(x):
+        integral = not x.is_floating_point() and not x.is_complex()
+    else:
+        integral = x.dtype.kind in "iu"
+    if not integral:
+        raise ValueError(
+            f"`{name}` must hold integer class indices, got dtype {x.dtype}"
+        )
+    bad = (x < 0) | (x >= num_classes)
+    if _any(bad):
+        raise ValueError(
+            f"`{name}` must hold class indices in [0, {num_classes}), found "
+            f"{_first_bad(x, bad)!r}"
+        )
