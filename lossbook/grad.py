@@ -7,10 +7,20 @@ their losses; this module only wires them to the shared reduction factor.
 
 from __future__ import annotations
 
-from . import _checks, regression
+from . import _checks, classification, regression
 from ._backend import scale_for
 
-__all__ = ["huber", "log_cosh", "mae", "mse", "smooth_l1"]
+__all__ = [
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "exponential",
+    "hinge",
+    "huber",
+    "log_cosh",
+    "mae",
+    "mse",
+    "smooth_l1",
+]
 
 
 def mse(pred, target, *, reduction="mean"):
@@ -42,7 +52,7 @@ def mae(pred, target, *, reduction="mean"):
 
 
 def huber(pred, target, *, delta=1.0, reduction="mean"):
-    r"""Gradient of :func:`lossbook.huber`: :math:`\operatorname{clip}(r, -\delta, \delta)`.
+    r"""Gradient of :func:`lossbook.huber`: :math:`\mathrm{clip}(r, -\delta, \delta)`.
 
     Examples
     --------
@@ -56,7 +66,7 @@ def huber(pred, target, *, delta=1.0, reduction="mean"):
 
 
 def smooth_l1(pred, target, *, beta=1.0, reduction="mean"):
-    r"""Gradient of :func:`lossbook.smooth_l1`: :math:`\operatorname{clip}(r/\beta, -1, 1)`.
+    r"""Gradient of :func:`lossbook.smooth_l1`: :math:`\mathrm{clip}(r/\beta, -1, 1)`.
 
     Examples
     --------
@@ -80,3 +90,77 @@ def log_cosh(pred, target, *, reduction="mean"):
     """
     xp, r = regression._residual(pred, target, reduction)
     return scale_for(reduction, regression._d_log_cosh(xp, r))
+
+
+def binary_cross_entropy_with_logits(
+    logits, target, *, weight=None, pos_weight=None, reduction="mean"
+):
+    r"""Gradient of :func:`lossbook.binary_cross_entropy_with_logits`.
+
+    :math:`w\,[(1-y)\,\sigma(z) - p_w\, y\,\sigma(-z)]`, which is
+    :math:`\sigma(z) - y` without weights.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.grad.binary_cross_entropy_with_logits([0.0, 2.0], [1.0, 0.0],
+    ...                                          reduction="none")
+    array([-0.5       ,  0.88079708])
+    """
+    xp, z, y, w, pw = classification._pair(
+        logits, target, ("logits", "target"), reduction,
+        weight=weight, pos_weight=pos_weight,
+    )  # fmt: skip
+    _checks.in_range(y, "target", 0.0, 1.0, "labels")
+    g = classification._d_bce_logits(xp, z, y, pw)
+    return scale_for(reduction, g if w is None else w * g)
+
+
+def cross_entropy(
+    logits, target, *, weight=None, label_smoothing=0.0, reduction="mean"
+):
+    r"""Gradient of :func:`lossbook.cross_entropy` with respect to the logits.
+
+    Row i is :math:`(\sum_k q_{ik})\,\operatorname{softmax}(z_i) - q_i`; for a
+    one-hot target without weights, :math:`p_i - y_i`.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.grad.cross_entropy([[0.0, 0.0]], [1], reduction="sum")
+    array([[ 0.5, -0.5]])
+    """
+    xp, z, q, denom = classification._ce_setup(
+        logits, target, weight, label_smoothing, reduction
+    )
+    g = classification._d_cross_entropy(xp, z, q)
+    if reduction != "mean":
+        return g
+    return g / (z.shape[0] if denom is None else denom)
+
+
+def hinge(scores, target, *, margin=1.0, reduction="mean"):
+    r"""Gradient of :func:`lossbook.hinge`: :math:`-y` where :math:`y s < m`, else 0.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.grad.hinge([2.0, 0.5], [1, -1], reduction="none")
+    array([0., 1.])
+    """
+    margin = _checks.hyper("margin", margin, "positive")
+    xp, s, y = classification._signed(scores, target, reduction)
+    return scale_for(reduction, classification._d_hinge(xp, s, y, margin))
+
+
+def exponential(scores, target, *, reduction="mean"):
+    r"""Gradient of :func:`lossbook.exponential`: :math:`-y\,e^{-y s}`.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.grad.exponential([0.0], [1], reduction="none")
+    array([-1.])
+    """
+    xp, s, y = classification._signed(scores, target, reduction)
+    return scale_for(reduction, classification._d_exponential(xp, s, y))

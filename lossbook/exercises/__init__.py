@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -114,8 +114,10 @@ def _to_numpy(value):
 def _matches(given, expected, ex):
     given, expected = _to_numpy(given), _to_numpy(expected)
     if expected.dtype == bool:
-        return given.dtype == bool and given.shape == expected.shape and bool(
-            np.all(given == expected)
+        return (
+            given.dtype == bool
+            and given.shape == expected.shape
+            and bool(np.all(given == expected))
         )
     if given.shape != expected.shape:
         return False

@@ -1,0 +1,644 @@
+"""Classification losses: 0-1, binary and softmax cross-entropy, hinge, exponential.
+
+Element-wise kernels (``_name``) and their derivatives (``_d_name``, used by
+:mod:`lossbook.grad`) sit beside the public functions.
+"""
+
+from __future__ import annotations
+
+import array_api_compat
+import numpy as np
+
+from . import _checks
+from ._backend import (
+    arrays,
+    check_not_empty_for_mean,
+    check_reduction,
+    namespace_of,
+    reduce,
+)
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "exponential",
+    "hinge",
+    "smooth_labels",
+    "zero_one",
+]
+
+_LOG_FLOOR = -100.0  # torch's clamp of log(p) in binary_cross_entropy
+
+
+# --- input checkers of the family ---
+
+
+def _pair(first, target, names, reduction, **extra):
+    """Convert and check a same-shape (scores, target) pair plus optional extras."""
+    check_reduction(reduction)
+    present = {k: v for k, v in extra.items() if v is not None}
+    xp, a, b, *rest = arrays(
+        **{names[0]: first, names[1]: target},
+        **present,
+        float_args=(names[1], *present),
+    )
+    _checks.same_shape(a, b, names)
+    check_not_empty_for_mean(a, reduction, names[0])
+    for name, value in zip(present, rest, strict=True):
+        _broadcastable(value, a, name, names[0])
+    out = dict(zip(present, rest, strict=True))
+    return xp, a, b, *(out.get(k) for k in extra)
+
+
+def _broadcastable(w, x, name, to):
+    try:
+        ok = np.broadcast_shapes(tuple(w.shape), tuple(x.shape)) == tuple(x.shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"`{name}` of shape {tuple(w.shape)} must broadcast to the shape "
+            f"{tuple(x.shape)} of `{to}`"
+        )
+
+
+# --- kernels ---
+
+
+def _softplus(xp, x):
+    # max(x, 0) + log1p(exp(-|x|)): no overflow, and log1p keeps tiny values exact
+    return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+def _sigmoid(xp, x):
+    # exp(-softplus(-x)) never overflows and is accurate in both tails
+    return xp.exp(-_softplus(xp, -x))
+
+
+def _safe_log(xp, x, positive):
+    # double where: log only ever sees valid inputs, so no -inf and no NaN gradient
+    return xp.where(positive, xp.log(xp.where(positive, x, 1.0)), _LOG_FLOOR)
+
+
+def _bce(xp, p, y):
+    """Per-element BCE on probabilities, each log clamped at -100 as torch does."""
+    log_p = xp.maximum(_safe_log(xp, p, p > 0), _LOG_FLOOR)
+    # log1p(-p) is exact for small p where log(1 - p) would round
+    q = xp.where(p < 1, p, 0.0)
+    log_q = xp.where(p < 1, xp.maximum(xp.log1p(-q), _LOG_FLOOR), _LOG_FLOOR)
+    return -(y * log_p + (1 - y) * log_q)
+
+
+def _bce_logits(xp, z, y, pos_weight):
+    # y softplus(-z) + (1 - y) softplus(z) = -[y log s(z) + (1-y) log s(-z)],
+    # with no cancellation for either label (torch's form loses tiny losses at y=0)
+    pos = y * _softplus(xp, -z)
+    if pos_weight is not None:
+        pos = pos_weight * pos
+    return pos + (1 - y) * _softplus(xp, z)
+
+
+def _d_bce_logits(xp, z, y, pos_weight):
+    pos = y * _sigmoid(xp, -z)
+    if pos_weight is not None:
+        pos = pos_weight * pos
+    return (1 - y) * _sigmoid(xp, z) - pos
+
+
+def _neg_log_softmax(xp, z):
+    """-log softmax over the last axis (>= 0), exact for tiny losses and huge logits."""
+    k = z.shape[-1]
+    top = xp.argmax(z, axis=-1, keepdims=True)
+    is_top = xp.arange(k, device=array_api_compat.device(z)) == top
+    # z_top picked by a mask (not max) so autograd routes its gradient correctly
+    z_top = xp.sum(xp.where(is_top, z, 0.0), axis=-1, keepdims=True)
+    # the top class contributes exactly exp(0) = 1: leave it out of the sum and
+    # use log1p, so a dominant class gives an exact tiny loss; z - z_top <= 0
+    rest = xp.sum(xp.where(is_top, 0.0, xp.exp(z - z_top)), axis=-1, keepdims=True)
+    return xp.log1p(rest) - (z - z_top)
+
+
+def _one_hot(xp, index, k, dtype):
+    classes = xp.arange(k, device=array_api_compat.device(index))
+    return xp.astype(index[:, None] == classes, dtype)
+
+
+def _ce_setup(logits, target, weight, label_smoothing, reduction):
+    """Checker of softmax cross-entropy; returns ``(xp, z, q, denom)``.
+
+    ``q`` is the (N, K) matrix of per-class coefficients, so that the loss of
+    row i is ``-sum_k q_ik log_softmax(z_i)_k``; ``denom`` is the weighted
+    count the mean divides by (as ``torch.nn.functional.cross_entropy``).
+    """
+    check_reduction(reduction)
+    eps = _checks.hyper("label_smoothing", label_smoothing, "unit")
+    extra = {} if weight is None else {"weight": weight}
+    xp, z, t, *w = arrays(logits=logits, target=target, **extra, float_args=("weight",))
+    _checks.ndim(z, "logits", 2, "(N, K): a batch of N rows of K class scores")
+    n, k = z.shape
+    check_not_empty_for_mean(z, reduction, "logits")
+    if w:
+        (w,) = w
+        if tuple(w.shape) != (k,):
+            raise ValueError(
+                f"`weight` must have shape (K,) = ({k},), one weight per class, got "
+                f"{tuple(w.shape)}"
+            )
+    else:
+        w = None
+    if xp.isdtype(t.dtype, "real floating"):
+        _checks.same_shape(z, t, ("logits", "target"))
+        _checks.in_range(t, "target", 0.0, 1.0, "class probabilities")
+        dist, denom = xp.astype(t, z.dtype), None
+    else:
+        if tuple(t.shape) != (n,):
+            raise ValueError(
+                f"`target` must be class indices of shape (N,) = ({n},) or "
+                f"probabilities of shape {tuple(z.shape)}, got {tuple(t.shape)}"
+            )
+        _checks.class_indices(t, "target", k)
+        dist = _one_hot(xp, t, k, z.dtype)
+        denom = None if w is None else xp.sum(dist * w)
+    if eps:
+        dist = (1 - eps) * dist + eps / k
+    q = dist if w is None else dist * w
+    return xp, z, q, denom
+
+
+# --- public losses ---
+
+
+def zero_one(pred_labels, target_labels, *, reduction="mean"):
+    r"""The 0-1 loss: 1 where the predicted label is wrong, else 0.
+
+    .. math::
+
+        \ell_i = \mathbb 1[\hat y_i \ne y_i]
+
+    Parameters
+    ----------
+    pred_labels : array_like or torch.Tensor
+        Predicted labels (any comparable values).
+    target_labels : array_like or torch.Tensor
+        True labels, same shape.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        ``"mean"`` gives the error rate.
+
+    Returns
+    -------
+    loss : numpy.ndarray or torch.Tensor
+        Floating 0-d value or per-element 0.0 / 1.0.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ, ``reduction`` is unknown, or the input is empty
+        with ``reduction="mean"``.
+    TypeError
+        If NumPy and torch inputs are mixed.
+
+    Notes
+    -----
+    Piecewise constant: its gradient is zero almost everywhere, so it is a
+    measure of performance, not a training objective; convex surrogates
+    (hinge, logistic, exponential) bound it from above.
+
+    References
+    ----------
+    .. [1] P. L. Bartlett, M. I. Jordan and J. D. McAuliffe, "Convexity,
+       classification, and risk bounds", *JASA* 101(473), 138-156, 2006.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> float(lb.zero_one([1, 0, 1, 1], [1, 1, 1, 0]))
+    0.5
+    """
+    check_reduction(reduction)
+    xp, a, b = arrays(pred_labels=pred_labels, target_labels=target_labels)
+    _checks.same_shape(a, b, ("pred_labels", "target_labels"))
+    check_not_empty_for_mean(a, reduction, "pred_labels")
+    return reduce(xp, xp.astype(a != b, a.dtype), reduction)
+
+
+def binary_cross_entropy(prob, target, *, weight=None, reduction="mean"):
+    r"""Binary cross-entropy on probabilities.
+
+    .. math::
+
+        \ell_i = -w_i\,[\,y_i \log p_i + (1 - y_i) \log(1 - p_i)\,]
+
+    Parameters
+    ----------
+    prob : array_like or torch.Tensor
+        Predicted probabilities :math:`p \in [0, 1]`, any shape.
+    target : array_like or torch.Tensor
+        Targets :math:`y \in [0, 1]` (hard or soft labels), same shape.
+    weight : array_like or torch.Tensor, optional
+        Per-element weights, broadcastable to ``prob``.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the per-element losses are combined; the mean divides by the
+        number of elements, not by the weights.
+
+    Returns
+    -------
+    loss : numpy.ndarray or torch.Tensor
+        0-d when reduced, else the shape of ``prob``.
+
+    Raises
+    ------
+    ValueError
+        If ``prob`` or ``target`` leaves [0, 1], shapes mismatch, ``weight``
+        does not broadcast, ``reduction`` is unknown, or the input is empty
+        with ``reduction="mean"``.
+    TypeError
+        If NumPy and torch inputs are mixed.
+
+    Notes
+    -----
+    The negative log-likelihood of a Bernoulli variable. As in
+    ``torch.nn.functional.binary_cross_entropy``, each log is clamped at
+    :math:`-100`, so a confident mistake costs at most 100 instead of
+    infinity. Prefer :func:`binary_cross_entropy_with_logits` for training:
+    a probability that has rounded to 0 or 1 has lost the information the
+    logit still had.
+
+    References
+    ----------
+    .. [1] C. M. Bishop, *Pattern Recognition and Machine Learning*,
+       Springer, 2006, sec. 4.3.2.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> float(lb.binary_cross_entropy([0.8, 0.3, 0.6], [1.0, 0.0, 1.0]))
+    0.36354
+    """
+    xp, p, y, w = _pair(prob, target, ("prob", "target"), reduction, weight=weight)
+    _checks.in_range(p, "prob", 0.0, 1.0, "probabilities")
+    _checks.in_range(y, "target", 0.0, 1.0, "labels")
+    loss = _bce(xp, p, y)
+    return reduce(xp, loss if w is None else w * loss, reduction)
+
+
+def binary_cross_entropy_with_logits(
+    logits, target, *, weight=None, pos_weight=None, reduction="mean"
+):
+    r"""Binary cross-entropy of :math:`\sigma(z)`, computed from the logits.
+
+    .. math::
+
+        \ell_i = w_i\,[\,p_w\, y_i \operatorname{softplus}(-z_i) + (1 - y_i)
+        \operatorname{softplus}(z_i)\,], \qquad
+        \operatorname{softplus}(x) = \log(1 + e^x)
+
+    which equals :math:`-w_i [p_w y_i \log\sigma(z_i) + (1 - y_i)\log(1 -
+    \sigma(z_i))]`.
+
+    Parameters
+    ----------
+    logits : array_like or torch.Tensor
+        Scores :math:`z`, any shape.
+    target : array_like or torch.Tensor
+        Targets :math:`y \in [0, 1]`, same shape.
+    weight : array_like or torch.Tensor, optional
+        Per-element weights, broadcastable to ``logits``.
+    pos_weight : array_like or torch.Tensor, optional
+        Weight :math:`p_w` of the positive term, broadcastable to ``logits``
+        (e.g. one per class along the last axis).
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the per-element losses are combined.
+
+    Returns
+    -------
+    loss : numpy.ndarray or torch.Tensor
+        0-d when reduced, else the shape of ``logits``.
+
+    Raises
+    ------
+    ValueError
+        If ``target`` leaves [0, 1], shapes mismatch, a weight does not
+        broadcast, ``reduction`` is unknown, or the input is empty with
+        ``reduction="mean"``.
+    TypeError
+        If NumPy and torch inputs are mixed.
+
+    Notes
+    -----
+    Written as :math:`y\,\mathrm{softplus}(-z) + (1-y)\,\mathrm{softplus}(z)`
+    with a softplus that never overflows, the loss is finite at logits of
+    :math:`\pm 10^4` and keeps its relative accuracy when it is tiny for
+    either label; ``torch.nn.functional.binary_cross_entropy_with_logits``
+    computes :math:`(1-y) z + \mathrm{softplus}(-z)` and loses the digits of
+    a tiny loss at :math:`y = 0`. The gradient is :math:`\sigma(z) - y`
+    (without weights).
+
+    References
+    ----------
+    .. [1] C. M. Bishop, *Pattern Recognition and Machine Learning*,
+       Springer, 2006, sec. 4.3.2.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.binary_cross_entropy_with_logits([1e4, -1e4, 0.0], [0.0, 0.0, 1.0],
+    ...                                     reduction="none")
+    array([1.00000000e+04, 0.00000000e+00, 6.93147181e-01])
+    """
+    xp, z, y, w, pw = _pair(
+        logits, target, ("logits", "target"), reduction,
+        weight=weight, pos_weight=pos_weight,
+    )  # fmt: skip
+    _checks.in_range(y, "target", 0.0, 1.0, "labels")
+    loss = _bce_logits(xp, z, y, pw)
+    return reduce(xp, loss if w is None else w * loss, reduction)
+
+
+def cross_entropy(
+    logits, target, *, weight=None, label_smoothing=0.0, reduction="mean"
+):
+    r"""Softmax cross-entropy between logits and class indices or probabilities.
+
+    .. math::
+
+        \ell_i = -\sum_{k=1}^K q_{ik} \log \operatorname{softmax}(z_i)_k,
+        \qquad q_{ik} = w_k\big[(1-\varepsilon)\, t_{ik} + \varepsilon / K\big]
+
+    with :math:`t_i` the one-hot row of the class index (or the given
+    probabilities) and :math:`\varepsilon` the label smoothing.
+
+    Parameters
+    ----------
+    logits : array_like or torch.Tensor
+        Shape ``(N, K)``: N rows of K unnormalised class scores.
+    target : array_like or torch.Tensor
+        Integer class indices of shape ``(N,)`` in ``[0, K)``, or class
+        probabilities of shape ``(N, K)``.
+    weight : array_like or torch.Tensor, optional
+        Per-class weights :math:`w_k`, shape ``(K,)``.
+    label_smoothing : float, default 0.0
+        :math:`\varepsilon \in [0, 1)`: mixes the target with the uniform
+        distribution (PyTorch's convention, ``eps / K`` on every class).
+    reduction : {"mean", "sum", "none"}, default "mean"
+        With class indices and ``weight``, the mean divides by
+        :math:`\sum_i w_{y_i}`, as PyTorch does; otherwise by N.
+
+    Returns
+    -------
+    loss : numpy.ndarray or torch.Tensor
+        0-d when reduced, else shape ``(N,)``.
+
+    Raises
+    ------
+    ValueError
+        If ``logits`` is not 2-D, ``target`` has the wrong shape, indices
+        fall outside ``[0, K)``, probabilities leave [0, 1], ``weight`` is not
+        ``(K,)``, ``label_smoothing`` is outside [0, 1), ``reduction`` is
+        unknown, or the input is empty with ``reduction="mean"``.
+    TypeError
+        If NumPy and torch inputs are mixed.
+
+    Notes
+    -----
+    The log-softmax is computed around the largest logit, with that class's
+    term (exactly 1) kept out of the sum and ``log1p`` applied to the rest:
+    no overflow at logits of :math:`10^4` and full relative accuracy when
+    the loss is tiny. The gradient with respect to the logits is
+    :math:`(\sum_k q_{ik})\,\operatorname{softmax}(z_i) - q_i`, i.e.
+    :math:`p - y` for a one-hot target. Matches
+    ``torch.nn.functional.cross_entropy``. For the notes' smoothing
+    convention (:math:`\varepsilon/(K-1)` on the other classes) pass
+    ``smooth_labels(target, K, epsilon=eps, spread="others")`` as target.
+
+    References
+    ----------
+    .. [1] I. Goodfellow, Y. Bengio and A. Courville, *Deep Learning*, MIT
+       Press, 2016, sec. 6.2.2.3.
+    .. [2] C. Szegedy et al., "Rethinking the Inception architecture for
+       computer vision", *CVPR*, 2016 (label smoothing).
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.cross_entropy([[2.0, 0.0, -1.0], [1e4, 0.0, 0.0]], [0, 0],
+    ...                  reduction="none")
+    array([0.16984602, 0.        ])
+    """
+    xp, z, q, denom = _ce_setup(logits, target, weight, label_smoothing, reduction)
+    loss = xp.sum(q * _neg_log_softmax(xp, z), axis=-1)
+    return reduce(xp, loss, reduction, denom=denom)
+
+
+def _d_cross_entropy(xp, z, q):
+    softmax = xp.exp(-_neg_log_softmax(xp, z))
+    return xp.sum(q, axis=-1, keepdims=True) * softmax - q
+
+
+def smooth_labels(target, num_classes, *, epsilon, spread="all"):
+    r"""Label-smoothed target distributions, in either convention.
+
+    .. math::
+
+        \text{"all"}:\; q_k = (1-\varepsilon)\,\mathbb 1[k = y] +
+        \varepsilon / K; \qquad
+        \text{"others"}:\; q_y = 1 - \varepsilon,\;
+        q_{k \ne y} = \varepsilon / (K - 1)
+
+    Parameters
+    ----------
+    target : array_like or torch.Tensor
+        Integer class indices, shape ``(N,)``.
+    num_classes : int
+        :math:`K \ge 2`.
+    epsilon : float
+        Smoothing :math:`\varepsilon \in [0, 1)`.
+    spread : {"all", "others"}, default "all"
+        ``"all"`` is PyTorch's, Keras' and optax's convention (the true class
+        keeps :math:`1 - \varepsilon + \varepsilon/K`); ``"others"`` is the
+        notes' (the true class keeps exactly :math:`1-\varepsilon`).
+
+    Returns
+    -------
+    q : numpy.ndarray or torch.Tensor
+        Shape ``(N, K)``, rows summing to 1; float64 for NumPy, torch's
+        default dtype for tensors.
+
+    Raises
+    ------
+    ValueError
+        If ``num_classes < 2``, ``epsilon`` is outside [0, 1), ``spread`` is
+        unknown, or ``target`` holds values outside ``[0, K)``.
+
+    Notes
+    -----
+    The conventions coincide when :math:`\varepsilon_{\text{all}} =
+    \varepsilon_{\text{others}}\, K / (K - 1)`.
+
+    References
+    ----------
+    .. [1] C. Szegedy et al., "Rethinking the Inception architecture for
+       computer vision", *CVPR*, 2016.
+    .. [2] R. Müller, S. Kornblith and G. Hinton, "When does label smoothing
+       help?", *NeurIPS*, 2019.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.smooth_labels([0], 4, epsilon=0.3, spread="others")
+    array([[0.7, 0.1, 0.1, 0.1]])
+    >>> lb.smooth_labels([0], 4, epsilon=0.3, spread="all")
+    array([[0.775, 0.075, 0.075, 0.075]])
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int | np.integer):
+        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    eps = _checks.hyper("epsilon", epsilon, "unit")
+    if spread not in ("all", "others"):
+        raise ValueError(f"spread must be 'all' or 'others', got {spread!r}")
+    xp, t = namespace_of(target)
+    if array_api_compat.is_torch_array(t):
+        import torch
+
+        dtype = torch.get_default_dtype()
+    else:
+        dtype = xp.float64
+    _checks.ndim(t, "target", 1, "(N,): one class index per sample")
+    _checks.class_indices(t, "target", num_classes)
+    hot = _one_hot(xp, t, num_classes, dtype)
+    if spread == "all":
+        return (1 - eps) * hot + eps / num_classes
+    return (1 - eps) * hot + eps / (num_classes - 1) * (1 - hot)
+
+
+def _signed(scores, target, reduction):
+    """Checker of the margin losses: ``target`` must be -1 or +1."""
+    xp, s, y = _pair(scores, target, ("scores", "target"), reduction)
+    _checks.in_set(y, "target", (-1.0, 1.0), "signed labels")
+    return xp, s, y
+
+
+def _hinge(xp, s, y, margin):
+    m = margin - y * s
+    return xp.where(m > 0, m, 0.0)  # relu: subgradient 0 at the kink, as autograd
+
+
+def _d_hinge(xp, s, y, margin):
+    return xp.where(margin - y * s > 0, -y, 0.0)
+
+
+def hinge(scores, target, *, margin=1.0, reduction="mean"):
+    r"""Hinge loss of a margin classifier (SVM).
+
+    .. math::
+
+        \ell_i = \max(0,\; m - y_i s_i), \qquad y_i \in \{-1, +1\}
+
+    Parameters
+    ----------
+    scores : array_like or torch.Tensor
+        Real-valued scores :math:`s = f(x)`, any shape.
+    target : array_like or torch.Tensor
+        Signed labels in {-1, +1}, same shape.
+    margin : float, default 1.0
+        The margin :math:`m > 0`.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the per-element losses are combined.
+
+    Returns
+    -------
+    loss : numpy.ndarray or torch.Tensor
+        0-d when reduced, else the shape of ``scores``.
+
+    Raises
+    ------
+    ValueError
+        If ``target`` holds values other than -1 and +1, ``margin <= 0``,
+        shapes mismatch, ``reduction`` is unknown, or the input is empty with
+        ``reduction="mean"``.
+    TypeError
+        If NumPy and torch inputs are mixed.
+
+    Notes
+    -----
+    Labels are signed (-1/+1), not 0/1. The subgradient at the kink
+    :math:`y s = m` is taken as 0, as autograd does for ``relu``.
+
+    References
+    ----------
+    .. [1] C. Cortes and V. Vapnik, "Support-vector networks", *Machine
+       Learning* 20(3), 273-297, 1995.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.hinge([2.0, 0.5, -1.0], [1, 1, 1], reduction="none")
+    array([0. , 0.5, 2. ])
+    """
+    margin = _checks.hyper("margin", margin, "positive")
+    xp, s, y = _signed(scores, target, reduction)
+    return reduce(xp, _hinge(xp, s, y, margin), reduction)
+
+
+def _exponential(xp, s, y):
+    return xp.exp(-y * s)
+
+
+def _d_exponential(xp, s, y):
+    return -y * xp.exp(-y * s)
+
+
+def exponential(scores, target, *, reduction="mean"):
+    r"""Exponential loss, the loss AdaBoost minimises stagewise.
+
+    .. math::
+
+        \ell_i = e^{-y_i s_i}, \qquad y_i \in \{-1, +1\}
+
+    Parameters
+    ----------
+    scores : array_like or torch.Tensor
+        Real-valued scores :math:`s = f(x)`, any shape.
+    target : array_like or torch.Tensor
+        Signed labels in {-1, +1}, same shape.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the per-element losses are combined.
+
+    Returns
+    -------
+    loss : numpy.ndarray or torch.Tensor
+        0-d when reduced, else the shape of ``scores``.
+
+    Raises
+    ------
+    ValueError
+        If ``target`` holds values other than -1 and +1, shapes mismatch,
+        ``reduction`` is unknown, or the input is empty with
+        ``reduction="mean"``.
+    TypeError
+        If NumPy and torch inputs are mixed.
+
+    Notes
+    -----
+    Grows exponentially with a wrong margin, which makes boosting sensitive
+    to label noise; it overflows only where its true value exceeds the
+    largest float.
+
+    References
+    ----------
+    .. [1] Y. Freund and R. E. Schapire, "A decision-theoretic generalization
+       of on-line learning and an application to boosting", *JCSS* 55(1),
+       119-139, 1997.
+    .. [2] J. Friedman, T. Hastie and R. Tibshirani, "Additive logistic
+       regression: a statistical view of boosting", *Annals of Statistics*
+       28(2), 337-407, 2000.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.exponential([0.0, 1.0], [1, -1], reduction="none")
+    array([1.        , 2.71828183])
+    """
+    xp, s, y = _signed(scores, target, reduction)
+    return reduce(xp, _exponential(xp, s, y), reduction)
