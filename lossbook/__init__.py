@@ -18,6 +18,17 @@ from .regression import huber, log_cosh, mae, mse, smooth_l1
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    # lossbook.nn needs torch: import it on first use, so NumPy-only users
+    # of the functions never pay for importing torch
+    if name == "nn":
+        import importlib
+
+        return importlib.import_module(".nn", __name__)
+    raise AttributeError(f"module 'lossbook' has no attribute {name!r}")
+
+
 __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
@@ -30,6 +41,7 @@ __all__ = [
     "log_cosh",
     "mae",
     "mse",
+    "nn",
     "regression",
     "smooth_l1",
     "smooth_labels",

@@ -20,7 +20,7 @@ def fit_line(x, y, loss, *, lr=0.1, steps=500, init=(0.0, 0.0), **loss_kwargs):
         Inputs and targets, shape ``(n,)``.
     loss : callable
         A loss ``loss(pred, target, **loss_kwargs)`` returning a 0-d tensor,
-        e.g. :func:`lossbook.mse`.
+        e.g. :func:`~lossbook.regression.mse`.
     lr : float, default 0.1
         Step size.
     steps : int, default 500

@@ -24,7 +24,7 @@ __all__ = [
 
 
 def mse(pred, target, *, reduction="mean"):
-    r"""Gradient of :func:`lossbook.mse`: :math:`2(\hat y - y)`, over N for the mean.
+    r"""Gradient of :func:`~lossbook.regression.mse`: :math:`2(\hat y - y)`, over N for the mean.
 
     Examples
     --------
@@ -37,7 +37,7 @@ def mse(pred, target, *, reduction="mean"):
 
 
 def mae(pred, target, *, reduction="mean"):
-    r"""Gradient of :func:`lossbook.mae`: :math:`\operatorname{sign}(\hat y - y)`.
+    r"""Gradient of :func:`~lossbook.regression.mae`: :math:`\operatorname{sign}(\hat y - y)`.
 
     At :math:`\hat y = y` it returns 0, the subgradient autograd returns.
 
@@ -52,7 +52,7 @@ def mae(pred, target, *, reduction="mean"):
 
 
 def huber(pred, target, *, delta=1.0, reduction="mean"):
-    r"""Gradient of :func:`lossbook.huber`: :math:`\mathrm{clip}(r, -\delta, \delta)`.
+    r"""Gradient of :func:`~lossbook.regression.huber`: :math:`\mathrm{clip}(r, -\delta, \delta)`.
 
     Examples
     --------
@@ -66,7 +66,7 @@ def huber(pred, target, *, delta=1.0, reduction="mean"):
 
 
 def smooth_l1(pred, target, *, beta=1.0, reduction="mean"):
-    r"""Gradient of :func:`lossbook.smooth_l1`: :math:`\mathrm{clip}(r/\beta, -1, 1)`.
+    r"""Gradient of :func:`~lossbook.regression.smooth_l1`: :math:`\mathrm{clip}(r/\beta, -1, 1)`.
 
     Examples
     --------
@@ -80,7 +80,7 @@ def smooth_l1(pred, target, *, beta=1.0, reduction="mean"):
 
 
 def log_cosh(pred, target, *, reduction="mean"):
-    r"""Gradient of :func:`lossbook.log_cosh`: :math:`\tanh(\hat y - y)`.
+    r"""Gradient of :func:`~lossbook.regression.log_cosh`: :math:`\tanh(\hat y - y)`.
 
     Examples
     --------
@@ -95,7 +95,7 @@ def log_cosh(pred, target, *, reduction="mean"):
 def binary_cross_entropy_with_logits(
     logits, target, *, weight=None, pos_weight=None, reduction="mean"
 ):
-    r"""Gradient of :func:`lossbook.binary_cross_entropy_with_logits`.
+    r"""Gradient of :func:`~lossbook.classification.binary_cross_entropy_with_logits`.
 
     :math:`w\,[(1-y)\,\sigma(z) - p_w\, y\,\sigma(-z)]`, which is
     :math:`\sigma(z) - y` without weights.
@@ -119,7 +119,7 @@ def binary_cross_entropy_with_logits(
 def cross_entropy(
     logits, target, *, weight=None, label_smoothing=0.0, reduction="mean"
 ):
-    r"""Gradient of :func:`lossbook.cross_entropy` with respect to the logits.
+    r"""Gradient of :func:`~lossbook.classification.cross_entropy` with respect to the logits.
 
     Row i is :math:`(\sum_k q_{ik})\,\operatorname{softmax}(z_i) - q_i`; for a
     one-hot target without weights, :math:`p_i - y_i`.
@@ -140,7 +140,7 @@ def cross_entropy(
 
 
 def hinge(scores, target, *, margin=1.0, reduction="mean"):
-    r"""Gradient of :func:`lossbook.hinge`: :math:`-y` where :math:`y s < m`, else 0.
+    r"""Gradient of :func:`~lossbook.classification.hinge`: :math:`-y` where :math:`y s < m`, else 0.
 
     Examples
     --------
@@ -154,7 +154,7 @@ def hinge(scores, target, *, margin=1.0, reduction="mean"):
 
 
 def exponential(scores, target, *, reduction="mean"):
-    r"""Gradient of :func:`lossbook.exponential`: :math:`-y\,e^{-y s}`.
+    r"""Gradient of :func:`~lossbook.classification.exponential`: :math:`-y\,e^{-y s}`.
 
     Examples
     --------

@@ -9,7 +9,7 @@ Call :func:`check` from a notebook with an exercise's key and your answer::
 
 Expected answers are computed by ``lossbook`` itself (never typed in), in the
 chapter modules ``lossbook/exercises/chNN.py``; each registers its exercises
-with :func:`register`. Numbers are compared with a relative tolerance, so an
+with ``register``. Numbers are compared with a relative tolerance, so an
 answer rounded to three or four significant digits is accepted.
 """
 

@@ -1,0 +1,76 @@
+# lossbook: one entry point for setting up, building and testing the book.
+#   make book   set everything up and build the HTML book
+#   make test   set everything up and run every test
+#   make lab    set everything up and open the chapters in JupyterLab
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := book
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HTML := _build/html
+MATHJAX := _build/_mathjax/mathjax/tex-chtml.js
+JUPYTERLAB := jupyterlab==4.6.6
+BUILD := $(BIN)/jupyter-book build . -W -n --keep-going
+
+.PHONY: book test lab serve student chromium clean
+
+# --- set-up -------------------------------------------------------------------
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+# MathJax 3 is served by the book itself (no CDN): copied at build time from the
+# pinned PyPI package django-static-mathjax, never committed.
+$(MATHJAX): $(STAMP)
+	rm -rf _build/_mathjax && mkdir -p _build/_mathjax
+	cp -r "$$($(BIN)/python -c 'import mathjax, os; print(os.path.dirname(mathjax.__file__))')/static/mathjax/es5" _build/_mathjax/mathjax
+	test -f $@
+
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download).
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  echo "Installing Debian's chromium (needs root or sudo)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+# --- the two commands -----------------------------------------------------------
+book: $(MATHJAX)
+	$(BUILD)
+	@echo
+	@echo "The book is built. Open file://$(CURDIR)/$(HTML)/index.html"
+	@echo "or run 'make serve' and open http://127.0.0.1:8000/"
+
+test: $(MATHJAX) chromium
+	$(BIN)/ruff check lossbook tests
+	$(BIN)/ruff format --check lossbook tests
+	$(BUILD)
+	$(BIN)/python -m pytest --nbval --cov=lossbook --cov-report=term lossbook tests chapters
+
+# --- reader affordances ---------------------------------------------------------
+lab: $(STAMP)
+	$(BIN)/python -m pip install --quiet "$(JUPYTERLAB)" -c requirements.txt
+	$(BIN)/jupyter lab chapters/
+
+serve: $(HTML)/index.html
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory $(HTML) 8000
+
+$(HTML)/index.html:
+	$(MAKE) book
+
+# A student edition: the same book with every solution removed (built from
+# copies of the notebooks, because sphinx-exercise's hide_solutions cannot
+# handle gated solutions).
+student: $(MATHJAX)
+	$(BIN)/python tests/make_student_edition.py _build/student-src
+	cd _build/student-src && ../../$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "Student edition: file://$(CURDIR)/_build/student-src/_build/html/index.html"
+
+clean:
+	rm -rf _build
