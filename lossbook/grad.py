@@ -24,7 +24,9 @@ __all__ = [
 
 
 def mse(pred, target, *, reduction="mean"):
-    r"""Gradient of :func:`~lossbook.regression.mse`: :math:`2(\hat y - y)`, over N for the mean.
+    r"""Gradient of ``mse``: :math:`2(\hat y - y)`, over N for the mean.
+
+    See :func:`~lossbook.regression.mse`.
 
     Examples
     --------
@@ -37,7 +39,9 @@ def mse(pred, target, *, reduction="mean"):
 
 
 def mae(pred, target, *, reduction="mean"):
-    r"""Gradient of :func:`~lossbook.regression.mae`: :math:`\operatorname{sign}(\hat y - y)`.
+    r"""Gradient of ``mae``: :math:`\operatorname{sign}(\hat y - y)`.
+
+    See :func:`~lossbook.regression.mae`.
 
     At :math:`\hat y = y` it returns 0, the subgradient autograd returns.
 
@@ -52,7 +56,9 @@ def mae(pred, target, *, reduction="mean"):
 
 
 def huber(pred, target, *, delta=1.0, reduction="mean"):
-    r"""Gradient of :func:`~lossbook.regression.huber`: :math:`\mathrm{clip}(r, -\delta, \delta)`.
+    r"""Gradient of ``huber``: :math:`\mathrm{clip}(r, -\delta, \delta)`.
+
+    See :func:`~lossbook.regression.huber`.
 
     Examples
     --------
@@ -66,7 +72,9 @@ def huber(pred, target, *, delta=1.0, reduction="mean"):
 
 
 def smooth_l1(pred, target, *, beta=1.0, reduction="mean"):
-    r"""Gradient of :func:`~lossbook.regression.smooth_l1`: :math:`\mathrm{clip}(r/\beta, -1, 1)`.
+    r"""Gradient of ``smooth_l1``: :math:`\mathrm{clip}(r/\beta, -1, 1)`.
+
+    See :func:`~lossbook.regression.smooth_l1`.
 
     Examples
     --------
@@ -80,7 +88,9 @@ def smooth_l1(pred, target, *, beta=1.0, reduction="mean"):
 
 
 def log_cosh(pred, target, *, reduction="mean"):
-    r"""Gradient of :func:`~lossbook.regression.log_cosh`: :math:`\tanh(\hat y - y)`.
+    r"""Gradient of ``log_cosh``: :math:`\tanh(\hat y - y)`.
+
+    See :func:`~lossbook.regression.log_cosh`.
 
     Examples
     --------
@@ -95,7 +105,9 @@ def log_cosh(pred, target, *, reduction="mean"):
 def binary_cross_entropy_with_logits(
     logits, target, *, weight=None, pos_weight=None, reduction="mean"
 ):
-    r"""Gradient of :func:`~lossbook.classification.binary_cross_entropy_with_logits`.
+    r"""Gradient of ``binary_cross_entropy_with_logits``.
+
+    See :func:`~lossbook.classification.binary_cross_entropy_with_logits`.
 
     :math:`w\,[(1-y)\,\sigma(z) - p_w\, y\,\sigma(-z)]`, which is
     :math:`\sigma(z) - y` without weights.
@@ -119,7 +131,9 @@ def binary_cross_entropy_with_logits(
 def cross_entropy(
     logits, target, *, weight=None, label_smoothing=0.0, reduction="mean"
 ):
-    r"""Gradient of :func:`~lossbook.classification.cross_entropy` with respect to the logits.
+    r"""Gradient of ``cross_entropy`` with respect to the logits.
+
+    See :func:`~lossbook.classification.cross_entropy`.
 
     Row i is :math:`(\sum_k q_{ik})\,\operatorname{softmax}(z_i) - q_i`; for a
     one-hot target without weights, :math:`p_i - y_i`.
@@ -140,7 +154,9 @@ def cross_entropy(
 
 
 def hinge(scores, target, *, margin=1.0, reduction="mean"):
-    r"""Gradient of :func:`~lossbook.classification.hinge`: :math:`-y` where :math:`y s < m`, else 0.
+    r"""Gradient of ``hinge``: :math:`-y` where :math:`y s < m`, else 0.
+
+    See :func:`~lossbook.classification.hinge`.
 
     Examples
     --------
@@ -154,7 +170,9 @@ def hinge(scores, target, *, margin=1.0, reduction="mean"):
 
 
 def exponential(scores, target, *, reduction="mean"):
-    r"""Gradient of :func:`~lossbook.classification.exponential`: :math:`-y\,e^{-y s}`.
+    r"""Gradient of ``exponential``: :math:`-y\,e^{-y s}`.
+
+    See :func:`~lossbook.classification.exponential`.
 
     Examples
     --------
