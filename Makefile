@@ -19,7 +19,11 @@ BUILD := $(BIN)/jupyter-book build . -W -n --keep-going
 
 # --- set-up -------------------------------------------------------------------
 $(STAMP): requirements.txt pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
+	  echo "python3 -m venv failed: installing Debian's python3-venv"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq python3-venv >/dev/null; \
+	  rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
@@ -68,7 +72,7 @@ $(HTML)/index.html:
 # copies of the notebooks, because sphinx-exercise's hide_solutions cannot
 # handle gated solutions).
 student: $(MATHJAX)
-	$(BIN)/python tests/make_student_edition.py _build/student-src
+	$(BIN)/python tests/student_edition.py _build/student-src
 	cd _build/student-src && ../../$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Student edition: file://$(CURDIR)/_build/student-src/_build/html/index.html"
 
