@@ -36,12 +36,13 @@ $(MATHJAX): $(STAMP)
 	cp -r "$$($(BIN)/python -c 'import mathjax, os; print(os.path.dirname(mathjax.__file__))')/static/mathjax/es5" _build/_mathjax/mathjax
 	test -f $@
 
-# Debian's Chromium for the browser tests (Playwright drives it; no browser download).
+# Debian's Chromium for the browser tests (Playwright drives it; no browser
+# download), and a CJK font so the glossary's Chinese renders in screenshots.
 chromium:
-	@if ! command -v chromium >/dev/null 2>&1; then \
-	  echo "Installing Debian's chromium (needs root or sudo)"; \
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=zh | grep -q .; then \
+	  echo "Installing Debian's chromium and fonts-wqy-zenhei (needs root or sudo)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; \
 	fi
 
 # --- the two commands -----------------------------------------------------------
