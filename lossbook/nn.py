@@ -98,7 +98,7 @@ def _module_for(fn):
     __init__.__signature__ = init_signature
     name = _class_name(fn.__name__)
     doc = (
-        f"Module form of :func:`lossbook.{fn.__name__}`.\n\n"
+        f"Module form of :func:`~{fn.__module__}.{fn.__name__}`.\n\n"
         f"The constructor takes the function's options "
         f"({', '.join(f'``{n}``' for n in names) or 'none'}); ``forward`` takes "
         f"its array arguments and returns ``{fn.__name__}(..., **options)``."
@@ -130,7 +130,7 @@ class UncertaintyWeighting(torch.nn.Module):
     r"""Learnable multi-task weighting by homoscedastic uncertainty.
 
     Holds one learnable :math:`\log\sigma_k` per task (initialised at 0) and
-    returns :func:`lossbook.uncertainty_weighted` of the task losses:
+    returns :func:`~lossbook.weighting.uncertainty_weighted` of the task losses:
     :math:`\sum_k \tfrac12 e^{-2\log\sigma_k} L_k + \log\sigma_k`.
 
     Parameters

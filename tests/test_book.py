@@ -153,7 +153,7 @@ def test_nothing_reads_the_shared_folder_or_ships_mathjax():
         ):
             if "../" + "shared" in path.read_text(errors="replace"):
                 offenders.append(f)
-    assert not offenders, f"files referring to ../shared: {offenders}"
+    assert not offenders, f"files referring to the shared folder: {offenders}"
 
 
 def test_config_serves_mathjax_locally_and_offers_downloads():
