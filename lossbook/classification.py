@@ -87,7 +87,7 @@ def _bce(xp, p, y):
     # log1p(-p) is exact for small p where log(1 - p) would round
     q = xp.where(p < 1, p, 0.0)
     log_q = xp.where(p < 1, xp.maximum(xp.log1p(-q), _LOG_FLOOR), _LOG_FLOOR)
-    return -(y * log_p + (1 - y) * log_q)
+    return y * -log_p + (1 - y) * -log_q  # negated terms: an exact 0 is +0.0
 
 
 def _bce_logits(xp, z, y, pos_weight):
