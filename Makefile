@@ -11,7 +11,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HTML := _build/html
-MATHJAX := _build/_mathjax/mathjax/tex-chtml.js
+MATHJAX := _build/_mathjax/_static/mathjax/tex-chtml.js
 JUPYTERLAB := jupyterlab==4.6.6
 BUILD := $(BIN)/jupyter-book build . -W -n --keep-going
 
@@ -26,23 +26,23 @@ $(STAMP): requirements.txt pyproject.toml
 	  rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 # MathJax 3 is served by the book itself (no CDN): copied at build time from the
 # pinned PyPI package django-static-mathjax, never committed.
 $(MATHJAX): $(STAMP)
-	rm -rf _build/_mathjax && mkdir -p _build/_mathjax
-	cp -r "$$($(BIN)/python -c 'import mathjax, os; print(os.path.dirname(mathjax.__file__))')/static/mathjax/es5" _build/_mathjax/mathjax
+	rm -rf _build/_mathjax && mkdir -p _build/_mathjax/_static
+	cp -r "$$($(BIN)/python -c 'import mathjax, os; print(os.path.dirname(mathjax.__file__))')/static/mathjax/es5" _build/_mathjax/_static/mathjax
 	test -f $@
 
 # Debian's Chromium for the browser tests (Playwright drives it; no browser
 # download), and a CJK font so the glossary's Chinese renders in screenshots.
 chromium:
 	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=zh | grep -q .; then \
-	  echo "Installing Debian's chromium and fonts-wqy-zenhei (needs root or sudo)"; \
+	  echo "Installing Debian's chromium and fonts-wqy-microhei (needs root or sudo)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
 	fi
 
 # --- the two commands -----------------------------------------------------------

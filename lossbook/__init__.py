@@ -1,10 +1,33 @@
 """lossbook: loss functions for machine learning, one formula for NumPy and PyTorch.
 
 The library of the *lossbook* textbook. Every loss accepts NumPy arrays (lists
-and scalars are converted) or torch tensors and returns the same kind.
+and scalars are converted) or torch tensors and returns the same kind; torch
+inputs keep their dtype, device and autograd graph.
+
+Modules: :mod:`~lossbook.regression`, :mod:`~lossbook.classification`,
+:mod:`~lossbook.metric`, :mod:`~lossbook.detection`, :mod:`~lossbook.rl`,
+:mod:`~lossbook.weighting`, :mod:`~lossbook.likelihood` (the losses),
+:mod:`~lossbook.grad` (analytic gradients), :mod:`~lossbook.nn` (PyTorch
+modules, imported on first use), :mod:`~lossbook.exercises` (self-checks) and
+the helpers of the book's experiments (:mod:`~lossbook.datasets`,
+:mod:`~lossbook.fitting`, :mod:`~lossbook.landscape`,
+:mod:`~lossbook.classifiers`).
 """
 
-from . import classification, grad, regression
+from . import (
+    classification,
+    classifiers,
+    datasets,
+    detection,
+    fitting,
+    grad,
+    landscape,
+    likelihood,
+    metric,
+    regression,
+    rl,
+    weighting,
+)
 from .classification import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -14,7 +37,20 @@ from .classification import (
     smooth_labels,
     zero_one,
 )
+from .detection import ciou_loss, dice, diou_loss, focal, giou_loss, iou_loss
+from .likelihood import bernoulli_nll, categorical_nll, gaussian_nll, laplace_nll
+from .metric import contrastive, info_nce, triplet
 from .regression import huber, log_cosh, mae, mse, smooth_l1
+from .rl import policy_gradient, ppo_clip, value_loss
+from .weighting import (
+    balanced_class_weights,
+    elastic_net_penalty,
+    l1_penalty,
+    l2_penalty,
+    uncertainty_weighted,
+    weighted_binary_cross_entropy,
+    weighted_sum,
+)
 
 __version__ = "0.1.0"
 
@@ -30,20 +66,52 @@ def __getattr__(name):
 
 
 __all__ = [
+    "balanced_class_weights",
+    "bernoulli_nll",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "categorical_nll",
+    "ciou_loss",
     "classification",
+    "classifiers",
+    "contrastive",
     "cross_entropy",
+    "datasets",
+    "detection",
+    "dice",
+    "diou_loss",
+    "elastic_net_penalty",
     "exponential",
+    "fitting",
+    "focal",
+    "gaussian_nll",
+    "giou_loss",
     "grad",
     "hinge",
     "huber",
+    "info_nce",
+    "iou_loss",
+    "l1_penalty",
+    "l2_penalty",
+    "landscape",
+    "laplace_nll",
+    "likelihood",
     "log_cosh",
     "mae",
+    "metric",
     "mse",
     "nn",
+    "policy_gradient",
+    "ppo_clip",
     "regression",
+    "rl",
     "smooth_l1",
     "smooth_labels",
+    "triplet",
+    "uncertainty_weighted",
+    "value_loss",
+    "weighted_binary_cross_entropy",
+    "weighted_sum",
+    "weighting",
     "zero_one",
 ]

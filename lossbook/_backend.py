@@ -25,11 +25,8 @@ def _kind(x) -> str:
         return "a torch.Tensor"
     module = type(x).__module__
     prefix = "" if module == "builtins" else module.split(".")[0] + "."
-    return f"a {prefix}{type(x).__name__}"
-
-
-def _is_float_dtype(xp, x) -> bool:
-    return xp.isdtype(x.dtype, "real floating")
+    name = f"{prefix}{type(x).__name__}"
+    return ("an " if name[0] in "aeiou" else "a ") + name
 
 
 def arrays(*, float_args: Sequence[str] = (), **named):
@@ -78,6 +75,11 @@ def namespace_of(x):
     if not _is_torch(x):
         x = np.asarray(x)
     return array_api_compat.array_namespace(x), x
+
+
+def stop_gradient(x):
+    """``x`` as a constant for autograd: detached for torch, NumPy has no graph."""
+    return x.detach() if _is_torch(x) else x
 
 
 def check_reduction(reduction) -> None:

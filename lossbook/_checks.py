@@ -87,7 +87,11 @@ def in_set(x, name: str, allowed: tuple[float, ...], what: str) -> None:
 def class_indices(x, name: str, num_classes: int) -> None:
     """Integer class indices in ``[0, num_classes)``."""
     if _is_torch(x):
-        integral = not x.is_floating_point() and not x.is_complex()
+        import torch
+
+        integral = not (
+            x.is_floating_point() or x.is_complex() or x.dtype == torch.bool
+        )
     else:
         integral = x.dtype.kind in "iu"
     if not integral:
@@ -99,4 +103,28 @@ def class_indices(x, name: str, num_classes: int) -> None:
         raise ValueError(
             f"`{name}` must hold class indices in [0, {num_classes}), found "
             f"{_first_bad(x, bad)!r}"
+        )
+
+
+def positive_values(s, name: str) -> None:
+    """Every element of a scale array must be positive and finite."""
+    bad = ~((s > 0) & (s < math.inf))  # NaN compares False: caught
+    if _any(bad):
+        raise ValueError(
+            f"`{name}` must hold positive finite numbers (> 0), found "
+            f"{_first_bad(s, bad)!r}"
+        )
+
+
+def boxes(xp, b, name: str) -> None:
+    """Every row must be a finite box ``(x1, y1, x2, y2)`` with x2 >= x1, y2 >= y1."""
+    ok = (b[:, 2] >= b[:, 0]) & (b[:, 3] >= b[:, 1])  # NaN compares False: caught
+    ok = ok & xp.all(xp.isfinite(b), axis=-1)
+    bad = ~ok
+    if _any(bad):
+        row = int(xp.argmax(xp.astype(bad, xp.int32)))  # argmax: first bad row
+        corners = [float(v) for v in b[row, :].tolist()]
+        raise ValueError(
+            f"`{name}` must hold finite boxes (x1, y1, x2, y2) with x2 >= x1 "
+            f"and y2 >= y1, found box {row} = {corners}"
         )

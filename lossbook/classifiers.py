@@ -417,7 +417,8 @@ def adaboost(X, y, *, rounds=20):
         \qquad D_t(i) \propto e^{-y_i F_{t-1}(x_i)} .
 
     The weights :math:`D_t` are the per-example exponential losses
-    (:func:`lossbook.exponential`), normalised. For any :math:`\alpha > 0`
+    (:func:`~lossbook.classification.exponential`), normalised. For any
+    :math:`\alpha > 0`
     the best :math:`h` is the stump of least weighted error
     :math:`\varepsilon_t` (:func:`fit_stump`); the best :math:`\alpha` is
     then :math:`\tfrac12 \log((1 - \varepsilon_t)/\varepsilon_t)`, and the

@@ -38,7 +38,7 @@ def line_loss_grid(x, y, loss, w, b, /, **loss_kwargs):
     loss : callable
         An element-wise loss ``loss(pred, target, reduction="none",
         **loss_kwargs)`` returning the per-element losses, e.g.
-        :func:`lossbook.mse` or :func:`lossbook.likelihood.gaussian_nll`.
+        :func:`~lossbook.regression.mse` or :func:`lossbook.likelihood.gaussian_nll`.
     w, b : array_like
         1-D grids of slopes and intercepts.
     **loss_kwargs
@@ -104,8 +104,8 @@ def constant_loss_curve(y, loss, c, /, **loss_kwargs):
         R(c) = \frac1N \sum_{i=1}^N \ell(c, y_i)
 
     Its minimiser is the estimate of a location parameter that the loss
-    implies: the mean for :func:`lossbook.mse`, a median for
-    :func:`lossbook.mae`.
+    implies: the mean for :func:`~lossbook.regression.mse`, a median for
+    :func:`~lossbook.regression.mae`.
 
     Parameters
     ----------

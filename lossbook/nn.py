@@ -90,6 +90,7 @@ def _module_for(fn):
                 setattr(self, name, value)
 
     def forward(self, *inputs):
+        """Return the loss of ``inputs`` with the module's options."""
         return fn(*inputs, **{name: getattr(self, name) for name in names})
 
     def extra_repr(self):

@@ -47,7 +47,9 @@ def _d_mae(xp, r):
 
 def _huber(xp, r, delta):
     a = xp.abs(r)
-    return xp.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))
+    near = a <= delta
+    r_near = xp.where(near, r, 0.0)  # the square never sees a huge r: no overflow
+    return xp.where(near, 0.5 * r_near * r_near, delta * (a - 0.5 * delta))
 
 
 def _d_huber(xp, r, delta):
@@ -58,7 +60,9 @@ def _smooth_l1(xp, r, beta):
     a = xp.abs(r)
     if beta == 0:
         return a  # the beta -> 0 limit is L1; avoids 0/0 in the quadratic branch
-    return xp.where(a < beta, 0.5 * r * r / beta, a - 0.5 * beta)
+    near = a < beta
+    r_near = xp.where(near, r, 0.0)  # the square never sees a huge r: no overflow
+    return xp.where(near, 0.5 * r_near * r_near / beta, a - 0.5 * beta)
 
 
 def _d_smooth_l1(xp, r, beta):
@@ -78,7 +82,8 @@ def _log_cosh(xp, r):
     s = xp.sinh(0.5 * r_near)
     small = xp.log1p(2.0 * s * s)
     # |r| - log 2 + log1p(exp(-2|r|)) = log cosh r with no overflow of cosh
-    large = a_far - _LOG2 + xp.log1p(xp.exp(-2.0 * a_far))
+    e = xp.exp(-a_far)  # exp(-|r|)^2, not exp(-2|r|): -2|r| overflows at 1e308
+    large = a_far - _LOG2 + xp.log1p(e * e)
     return xp.where(near, small, large)
 
 

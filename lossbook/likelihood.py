@@ -1,0 +1,284 @@
+"""Negative log-likelihoods: the bridge from a noise model to a loss.
+
+Minimising the negative log-likelihood of the targets under a noise model
+centred on the prediction is maximum likelihood; each familiar loss is one
+noise model: Gaussian -> squared error, Laplace -> absolute error, Bernoulli
+-> binary cross-entropy, categorical -> softmax cross-entropy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import array_api_compat
+import numpy as np
+
+from . import _checks, classification, regression
+from ._backend import (
+    _is_torch,
+    arrays,
+    check_not_empty_for_mean,
+    check_reduction,
+    reduce,
+)
+
+__all__ = ["bernoulli_nll", "categorical_nll", "gaussian_nll", "laplace_nll"]
+
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+_LOG_2 = math.log(2.0)
+
+
+def _location_scale(pred, target, scale, name, reduction):
+    """Checker of the location-scale family; returns ``(xp, residual, scale)``.
+
+    ``scale`` is a positive number, or an array/tensor that is 0-d or of
+    ``pred``'s shape (heteroscedastic noise, or a learnable scale).
+    """
+    check_reduction(reduction)
+    if _is_torch(scale) or isinstance(scale, np.ndarray | list | tuple):
+        xp, p, t, s = arrays(
+            pred=pred, target=target, **{name: scale}, float_args=("target", name)
+        )
+        if s.ndim != 0 and tuple(s.shape) != tuple(p.shape):
+            raise ValueError(
+                f"`{name}` must be a number, a 0-d array or an array of `pred`'s "
+                f"shape {tuple(p.shape)}, got shape {tuple(s.shape)}"
+            )
+        _checks.positive_values(s, name)
+    else:
+        value = _checks.hyper(name, scale, "positive")
+        xp, p, t = arrays(pred=pred, target=target, float_args=("target",))
+        # one code path: the number becomes a 0-d array of pred's dtype and device
+        s = xp.asarray(value, dtype=p.dtype, device=array_api_compat.device(p))
+    _checks.same_shape(p, t, ("pred", "target"))
+    check_not_empty_for_mean(p, reduction)
+    return xp, p - t, s
+
+
+def gaussian_nll(pred, target, *, sigma=1.0, reduction="mean"):
+    r"""Negative log-likelihood of Gaussian noise around the prediction.
+
+    .. math::
+
+        \ell_i = -\log \mathcal N(y_i \mid \hat y_i, \sigma^2)
+        = \tfrac12 \log(2\pi\sigma^2) + \frac{(y_i - \hat y_i)^2}{2\sigma^2}
+
+    Parameters
+    ----------
+    pred : array_like or torch.Tensor
+        The mean :math:`\hat y`, any shape.
+    target : array_like or torch.Tensor
+        Observations :math:`y`, same shape.
+    sigma : float or array_like or torch.Tensor, default 1.0
+        Noise standard deviation :math:`\sigma > 0`: a number, or a 0-d array
+        or an array of ``pred``'s shape (heteroscedastic or learnable; its
+        gradient flows for torch tensors).
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the per-element losses are combined.
+
+    Returns
+    -------
+    loss : numpy.ndarray or torch.Tensor
+        0-d when reduced, else the shape of ``pred``.
+
+    Raises
+    ------
+    ValueError
+        If ``sigma`` is not positive and finite or has a wrong shape, the
+        shapes differ, ``reduction`` is unknown, or the input is empty with
+        ``reduction="mean"``.
+    TypeError
+        If NumPy and torch inputs are mixed.
+
+    Notes
+    -----
+    For a fixed :math:`\sigma` the loss is :math:`\mathrm{MSE}/(2\sigma^2)`
+    plus a constant: the same minimiser, which is why squared error is the
+    maximum-likelihood loss under Gaussian noise. Computed as
+    :math:`\tfrac12\log 2\pi + \log\sigma + \tfrac12 (r/\sigma)^2`, which
+    never forms :math:`\sigma^2` (no overflow for huge :math:`\sigma`).
+    ``torch.nn.functional.gaussian_nll_loss(pred, target, var=sigma**2,
+    full=True)`` is the same function of the variance (it clamps the
+    variance at its ``eps``); with ``full=False`` it drops the constant.
+
+    References
+    ----------
+    .. [1] C. M. Bishop, *Pattern Recognition and Machine Learning*,
+       Springer, 2006, sec. 1.2.5 and 3.1.1.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.gaussian_nll([0.0, 0.0], [0.0, 2.0], sigma=2.0, reduction="none")
+    array([1.61208571, 2.11208571])
+    """
+    xp, r, sigma = _location_scale(pred, target, sigma, "sigma", reduction)
+    # log sigma + (r / sigma)^2 / 2 never squares sigma itself
+    loss = _HALF_LOG_2PI + xp.log(sigma) + 0.5 * regression._mse(xp, r / sigma)
+    return reduce(xp, loss, reduction)
+
+
+def laplace_nll(pred, target, *, b=1.0, reduction="mean"):
+    r"""Negative log-likelihood of Laplace noise around the prediction.
+
+    .. math::
+
+        \ell_i = -\log \frac{1}{2b} e^{-|y_i - \hat y_i| / b}
+        = \log(2b) + \frac{|y_i - \hat y_i|}{b}
+
+    Parameters
+    ----------
+    pred : array_like or torch.Tensor
+        The location :math:`\hat y`, any shape.
+    target : array_like or torch.Tensor
+        Observations :math:`y`, same shape.
+    b : float or array_like or torch.Tensor, default 1.0
+        Scale :math:`b > 0` (the mean absolute deviation): a number, or a 0-d
+        array or an array of ``pred``'s shape.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the per-element losses are combined.
+
+    Returns
+    -------
+    loss : numpy.ndarray or torch.Tensor
+        0-d when reduced, else the shape of ``pred``.
+
+    Raises
+    ------
+    ValueError
+        If ``b`` is not positive and finite or has a wrong shape, the shapes
+        differ, ``reduction`` is unknown, or the input is empty with
+        ``reduction="mean"``.
+    TypeError
+        If NumPy and torch inputs are mixed.
+
+    Notes
+    -----
+    For fixed :math:`b` the loss is :math:`\mathrm{MAE}/b` plus a
+    constant: absolute error is the maximum-likelihood loss under Laplace
+    noise, and its minimiser over a constant prediction is the median. The
+    maximum-likelihood :math:`b` is the mean absolute residual. Equals
+    ``-torch.distributions.Laplace(pred, b).log_prob(target)``.
+
+    References
+    ----------
+    .. [1] K. P. Murphy, *Probabilistic Machine Learning: An Introduction*,
+       MIT Press, 2022, sec. 2.7.3 and 11.6.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.laplace_nll([0.0, 0.0], [0.0, 2.0], b=0.5, reduction="none")
+    array([0., 4.])
+    """
+    xp, r, b = _location_scale(pred, target, b, "b", reduction)
+    # log 2 + log b: no overflow of 2 b
+    loss = _LOG_2 + xp.log(b) + regression._mae(xp, r / b)
+    return reduce(xp, loss, reduction)
+
+
+def bernoulli_nll(prob, target, *, reduction="mean"):
+    r"""Negative log-likelihood of Bernoulli labels: binary cross-entropy.
+
+    With :math:`P(y \mid p) = p^y (1-p)^{1-y}` for :math:`y \in \{0, 1\}`,
+
+    .. math::
+
+        \ell_i = -\log P(y_i \mid p_i) = -\big[y_i \log p_i + (1 - y_i)
+        \log(1 - p_i)\big]
+
+    which is :func:`~lossbook.classification.binary_cross_entropy`; this
+    function calls it.
+
+    Parameters
+    ----------
+    prob : array_like or torch.Tensor
+        Predicted probabilities :math:`p \in [0, 1]`, any shape.
+    target : array_like or torch.Tensor
+        Labels in [0, 1], same shape.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the per-element losses are combined.
+
+    Returns
+    -------
+    loss : numpy.ndarray or torch.Tensor
+        0-d when reduced, else the shape of ``prob``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`~lossbook.classification.binary_cross_entropy`.
+    TypeError
+        If NumPy and torch inputs are mixed.
+
+    Notes
+    -----
+    Each log is clamped at -100, as in PyTorch. With soft targets the value
+    is the cross-entropy :math:`H(y, p)`, no longer a log-likelihood, but it
+    has the same minimiser :math:`p = y`.
+
+    References
+    ----------
+    .. [1] C. M. Bishop, *Pattern Recognition and Machine Learning*,
+       Springer, 2006, sec. 4.3.2.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.bernoulli_nll([0.8, 0.8], [1.0, 0.0], reduction="none")
+    array([0.22314355, 1.60943791])
+    """
+    return classification.binary_cross_entropy(prob, target, reduction=reduction)
+
+
+def categorical_nll(logits, target, *, reduction="mean"):
+    r"""Negative log-likelihood of a categorical label: softmax cross-entropy.
+
+    With :math:`P(y = k \mid z) = \operatorname{softmax}(z)_k =
+    e^{z_k} / \sum_j e^{z_j}`,
+
+    .. math::
+
+        \ell_i = -\log P(y_i \mid z_i) = -z_{i, y_i} + \log \sum_j e^{z_{ij}}
+
+    which is :func:`~lossbook.classification.cross_entropy`; this function calls it.
+
+    Parameters
+    ----------
+    logits : array_like or torch.Tensor
+        Shape ``(N, K)``: unnormalised class scores.
+    target : array_like or torch.Tensor
+        Class indices of shape ``(N,)`` (or probabilities of shape ``(N, K)``).
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the N per-sample losses are combined.
+
+    Returns
+    -------
+    loss : numpy.ndarray or torch.Tensor
+        0-d when reduced, else shape ``(N,)``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`~lossbook.classification.cross_entropy`.
+    TypeError
+        If NumPy and torch inputs are mixed.
+
+    Notes
+    -----
+    The log-sum-exp is computed around the largest logit, so logits of
+    :math:`10^4` are fine. The gradient with respect to the logits is
+    :math:`\operatorname{softmax}(z) - \mathrm{onehot}(y)`.
+
+    References
+    ----------
+    .. [1] I. Goodfellow, Y. Bengio and A. Courville, *Deep Learning*, MIT
+       Press, 2016, sec. 6.2.2.3.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.categorical_nll([[0.0, 0.0], [1e4, 0.0]], [1, 0], reduction="none")
+    array([0.69314718, 0.        ])
+    """
+    return classification.cross_entropy(logits, target, reduction=reduction)

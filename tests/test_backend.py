@@ -1,0 +1,295 @@
+"""Tests of lossbook._backend (one backend path, one reduction) and lossbook._checks."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from lossbook import _backend, _checks
+from lossbook._backend import (
+    arrays,
+    check_not_empty_for_mean,
+    check_reduction,
+    namespace_of,
+    reduce,
+    scale_for,
+    to_scalar,
+)
+
+# --- arrays(): one backend, one floating dtype ---
+
+
+def test_numpy_lists_and_scalars_become_numpy_arrays():
+    xp, a, b, c = arrays(a=[1.0, 2.0], b=np.array([3.0, 4.0]), c=5.0)
+    assert xp.__name__.endswith("numpy")
+    assert all(isinstance(v, np.ndarray) for v in (a, b, c))
+    assert c.shape == ()
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.bool_, np.uint8])
+def test_a_non_floating_first_argument_becomes_float64(dtype):
+    _, a = arrays(a=np.ones(3, dtype=dtype))
+    assert a.dtype == np.float64
+
+
+def test_a_non_floating_first_tensor_becomes_the_torch_default_dtype():
+    _, a = arrays(a=torch.arange(3))
+    assert a.dtype == torch.get_default_dtype()
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        _, a = arrays(a=torch.arange(3))
+        assert a.dtype == torch.float64
+    finally:
+        torch.set_default_dtype(old)
+
+
+@pytest.mark.parametrize(
+    ("make", "first", "second"),
+    [
+        (lambda d: np.ones(2, d), np.float32, np.float64),
+        (lambda d: np.ones(2, d), np.float64, np.float32),
+        (lambda d: torch.ones(2, dtype=d), torch.float32, torch.float64),
+        (lambda d: torch.ones(2, dtype=d), torch.float64, torch.float32),
+    ],
+)
+def test_float_args_take_the_dtype_of_the_first_argument(make, first, second):
+    _, a, b, c = arrays(
+        a=make(first), b=make(second), c=make(second), float_args=("b",)
+    )
+    assert a.dtype == first
+    assert b.dtype == first  # cast
+    assert c.dtype == second  # not a float arg: left alone
+
+
+def test_integer_arguments_outside_float_args_keep_their_dtype():
+    _, _z, t = arrays(z=torch.zeros(2, 3), t=torch.tensor([0, 2]))
+    assert t.dtype == torch.int64
+    _, _z, t = arrays(z=np.zeros((2, 3)), t=np.array([0, 2]))
+    assert t.dtype.kind == "i"
+
+
+def test_torch_inputs_are_returned_as_they_are_with_autograd():
+    x = torch.ones(3, requires_grad=True)
+    xp, a = arrays(a=x)
+    assert a is x
+    assert xp.__name__.endswith("torch")
+
+
+@pytest.mark.parametrize(
+    ("other", "kind"),
+    [
+        (np.zeros(2), "a numpy.ndarray"),
+        ([0.0, 0.0], "a list"),
+        (0.0, "a float"),
+        (np.float32(0.0), "a numpy.float32"),
+    ],
+    ids=["ndarray", "list", "float", "np-scalar"],
+)
+def test_mixing_torch_with_anything_else_is_a_type_error_naming_both(other, kind):
+    pattern = rf"`b` is a torch.Tensor but `a` is {kind};.*not a mix"
+    with pytest.raises(TypeError, match=pattern):
+        arrays(a=other, b=torch.zeros(2))
+    pattern = rf"`a` is a torch.Tensor but `b` is {kind};"
+    with pytest.raises(TypeError, match=pattern):
+        arrays(a=torch.zeros(2), b=other)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        (torch.zeros(1), "a torch.Tensor"),
+        (np.zeros(1), "a numpy.ndarray"),
+        ([1], "a list"),
+        (2.5, "a float"),
+        (np.int64(3), "a numpy.int64"),
+    ],
+)
+def test_kind_describes_the_argument(value, kind):
+    assert _backend._kind(value) == kind
+
+
+def test_namespace_of_converts_lists_and_keeps_tensors():
+    xp, x = namespace_of([1, 2])
+    assert isinstance(x, np.ndarray)
+    t = torch.zeros(2)
+    xp, y = namespace_of(t)
+    assert y is t
+    assert xp.__name__.endswith("torch")
+
+
+# --- reduction ---
+
+
+@pytest.mark.parametrize("bad", ["Mean", "avg", "", None, 0, ("mean",)])
+def test_an_unknown_reduction_lists_the_three(bad):
+    with pytest.raises(ValueError, match=r"'mean', 'sum' or 'none', got"):
+        check_reduction(bad)
+
+
+@pytest.mark.parametrize("good", ["mean", "sum", "none"])
+def test_the_three_reductions_pass(good):
+    check_reduction(good)
+
+
+@pytest.mark.parametrize("make", [np.zeros, torch.zeros])
+def test_an_empty_input_has_no_mean(make):
+    with pytest.raises(ValueError, match=r"`logits` is empty \(shape \(0, 3\)\)"):
+        check_not_empty_for_mean(make((0, 3)), "mean", "logits")
+    check_not_empty_for_mean(make((0, 3)), "sum", "logits")
+    check_not_empty_for_mean(make((0, 3)), "none", "logits")
+    check_not_empty_for_mean(make((1, 3)), "mean", "logits")
+
+
+@pytest.mark.parametrize("make", [np.asarray, torch.tensor])
+def test_reduce_and_scale_for_agree_with_sum_and_mean(make):
+    v = make([1.0, 2.0, 4.0, 8.0])
+    xp = namespace_of(v)[0]
+    assert reduce(xp, v, "none") is v
+    assert float(reduce(xp, v, "sum")) == 15.0
+    assert float(reduce(xp, v, "mean")) == 15.0 / 4
+    assert float(reduce(xp, v, "mean", denom=5.0)) == 3.0
+    assert scale_for("sum", v) is v
+    assert scale_for("none", v) is v
+    np.testing.assert_array_equal(np.asarray(scale_for("mean", v)), [0.25, 0.5, 1, 2])
+    np.testing.assert_array_equal(
+        np.asarray(scale_for("mean", v, denom=2.0)), [0.5, 1, 2, 4]
+    )
+
+
+def test_the_mean_of_a_2d_array_divides_by_every_element():
+    v = np.arange(6.0).reshape(2, 3)
+    assert float(reduce(np, v, "mean")) == 15.0 / 6
+    assert _backend._size(np.zeros((0, 4))) == 0
+    assert _backend._size(torch.zeros(())) == 1
+
+
+@pytest.mark.parametrize(
+    "value", [2.5, 3, np.float32(2.5), np.asarray(2.5), torch.tensor(2.5)]
+)
+def test_to_scalar_returns_a_python_float(value):
+    out = to_scalar(value)
+    assert type(out) is float
+    assert out == float(value)
+
+
+# --- _checks.hyper ---
+
+
+@pytest.mark.parametrize(
+    ("rule", "good", "bad", "allowed"),
+    [
+        ("positive", [1e-300, 1, 2.5, np.float32(1)], [0, -1.0, -0.0], "(> 0)"),
+        ("nonnegative", [0, 0.0, 3], [-1e-300, -2], "(>= 0)"),
+        ("unit", [0, 0.0, 0.5, 0.999999], [1, 1.0, -0.1, 2], "in [0, 1)"),
+    ],
+)
+def test_hyper_rules(rule, good, bad, allowed):
+    for v in good:
+        out = _checks.hyper("h", v, rule)
+        assert type(out) is float
+        assert out == float(v)
+    for v in bad:
+        with pytest.raises(
+            ValueError, match=rf"^h must be .*{re.escape(allowed)}, got {v!r}$"
+        ):
+            _checks.hyper("h", v, rule)
+
+
+@pytest.mark.parametrize(
+    "bad", [True, False, math.nan, math.inf, -math.inf, "1.0", None, 1j, [1.0]]
+)
+@pytest.mark.parametrize("rule", ["positive", "nonnegative", "unit"])
+def test_hyper_rejects_bools_non_numbers_and_non_finite(rule, bad):
+    with pytest.raises(
+        ValueError, match=rf"^delta must be .*, got {re.escape(repr(bad))}$"
+    ):
+        _checks.hyper("delta", bad, rule)
+
+
+# --- data checkers ---
+
+
+@pytest.mark.parametrize("make", [np.zeros, torch.zeros])
+def test_same_shape_names_both_shapes(make):
+    _checks.same_shape(make((2, 3)), make((2, 3)), ("a", "b"))
+    with pytest.raises(
+        ValueError,
+        match=r"`a` and `b` must have the same shape, got \(2, 3\) and \(3, 2\)",
+    ):
+        _checks.same_shape(make((2, 3)), make((3, 2)), ("a", "b"))
+    with pytest.raises(ValueError, match=r"got \(3,\) and \(1, 3\)"):
+        _checks.same_shape(make(3), make((1, 3)), ("a", "b"))  # no broadcasting
+
+
+@pytest.mark.parametrize("make", [np.zeros, torch.zeros])
+def test_ndim(make):
+    _checks.ndim(make((2, 3)), "logits", 2, "(N, K)")
+    with pytest.raises(
+        ValueError, match=r"`logits` must be 2-D \(N, K\), got shape \(3,\)"
+    ):
+        _checks.ndim(make(3), "logits", 2, "(N, K)")
+
+
+@pytest.mark.parametrize("make", [np.asarray, torch.tensor])
+def test_in_range_shows_the_first_bad_value_and_rejects_nan(make):
+    _checks.in_range(make([0.0, 0.5, 1.0]), "prob", 0.0, 1.0, "probabilities")
+    with pytest.raises(
+        ValueError, match=r"`prob` must hold probabilities in \[0, 1\], found 1.5"
+    ):
+        _checks.in_range(make([0.0, 1.5, -2.0]), "prob", 0.0, 1.0, "probabilities")
+    with pytest.raises(ValueError, match=r"found -2.0"):
+        _checks.in_range(make([[0.0, 0.1], [-2.0, 3.0]]), "prob", 0.0, 1.0, "p")
+    with pytest.raises(ValueError, match=r"found nan"):
+        _checks.in_range(make([0.5, math.nan]), "prob", 0.0, 1.0, "probabilities")
+
+
+@pytest.mark.parametrize("make", [np.asarray, torch.tensor])
+def test_in_set(make):
+    _checks.in_set(make([-1.0, 1.0, 1.0]), "target", (-1.0, 1.0), "signed labels")
+    with pytest.raises(
+        ValueError, match=r"`target` must hold signed labels in \{-1, 1\}, found 0.0"
+    ):
+        _checks.in_set(make([1.0, 0.0]), "target", (-1.0, 1.0), "signed labels")
+    with pytest.raises(ValueError, match=r"found nan"):
+        _checks.in_set(make([1.0, math.nan]), "target", (-1.0, 1.0), "signed labels")
+
+
+@pytest.mark.parametrize(
+    "x", [np.array([0, 2]), np.array([0, 2], np.uint8), torch.tensor([0, 2])]
+)
+def test_class_indices_accepts_integers_in_range(x):
+    _checks.class_indices(x, "target", 3)
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.array([0.0, 1.0]),
+        np.array([True, False]),
+        torch.tensor([0.0, 1.0]),
+        torch.tensor([0j, 1j]),
+        torch.tensor([True, False]),
+    ],
+    ids=["np-float", "np-bool", "torch-float", "torch-complex", "torch-bool"],
+)
+def test_class_indices_must_be_integers(x):
+    # Regression test: a torch bool tensor once passed as class indices, although
+    # NumPy bools were refused (and torch's cross_entropy refuses bool targets).
+    with pytest.raises(
+        ValueError, match=r"`target` must hold integer class indices, got dtype"
+    ):
+        _checks.class_indices(x, "target", 3)
+
+
+@pytest.mark.parametrize("make", [np.asarray, torch.tensor])
+@pytest.mark.parametrize("bad", [3, -1, 7])
+def test_class_indices_out_of_range(make, bad):
+    with pytest.raises(
+        ValueError, match=rf"`target` must hold class indices in \[0, 3\), found {bad}$"
+    ):
+        _checks.class_indices(make([0, bad, 1]), "target", 3)
