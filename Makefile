@@ -56,7 +56,8 @@ test: $(MATHJAX) chromium
 	$(BIN)/ruff check lossbook tests
 	$(BIN)/ruff format --check lossbook tests
 	$(BUILD)
-	$(BIN)/python -m pytest --nbval --cov=lossbook --cov-report=term lossbook tests chapters
+	$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+	  --cov=lossbook --cov-report=term lossbook tests chapters
 
 # --- reader affordances ---------------------------------------------------------
 lab: $(STAMP)
