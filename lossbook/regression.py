@@ -46,10 +46,11 @@ def _d_mae(xp, r):
 
 
 def _huber(xp, r, delta):
-    a = xp.abs(r)
-    near = a <= delta
-    r_near = xp.where(near, r, 0.0)  # the square never sees a huge r: no overflow
-    return xp.where(near, 0.5 * r_near * r_near, delta * (a - 0.5 * delta))
+    # clip form: 0.5 c^2 + delta (|r| - |c|), c = clip(r, -delta, delta), is the
+    # two-branch formula without where() (slow on mixed masks) and, c being
+    # bounded, without overflow; the linear part is exactly 0 inside the zone
+    c = xp.clip(r, -delta, delta)
+    return 0.5 * c * c + delta * (xp.abs(r) - xp.abs(c))
 
 
 def _d_huber(xp, r, delta):
@@ -57,12 +58,9 @@ def _d_huber(xp, r, delta):
 
 
 def _smooth_l1(xp, r, beta):
-    a = xp.abs(r)
     if beta == 0:
-        return a  # the beta -> 0 limit is L1; avoids 0/0 in the quadratic branch
-    near = a < beta
-    r_near = xp.where(near, r, 0.0)  # the square never sees a huge r: no overflow
-    return xp.where(near, 0.5 * r_near * r_near / beta, a - 0.5 * beta)
+        return xp.abs(r)  # the beta -> 0 limit is L1; avoids 0/0
+    return _huber(xp, r, beta) / beta  # smooth_l1(beta) = huber(delta=beta) / beta
 
 
 def _d_smooth_l1(xp, r, beta):
