@@ -62,7 +62,7 @@ test: $(MATHJAX) chromium
 # --- reader affordances ---------------------------------------------------------
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet "$(JUPYTERLAB)" -c requirements.txt
-	$(BIN)/jupyter lab chapters/
+	$(BIN)/jupyter lab $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) chapters/
 
 serve: $(HTML)/index.html
 	$(BIN)/python -m http.server --bind 127.0.0.1 --directory $(HTML) 8000
