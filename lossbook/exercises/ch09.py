@@ -1,4 +1,4 @@
-"""Expected answers for chapter 9, the worked example."""
+"""Expected answers for the worked example (``chapters/09_worked_example``)."""
 
 from .. import classification, grad, regression
 from . import register

@@ -1,4 +1,4 @@
-"""Expected answers for chapter 10, comparing the losses."""
+"""Expected answers for comparing the losses (``chapters/10_comparison``)."""
 
 import numpy as np
 
@@ -6,7 +6,7 @@ from .. import grad, regression
 from . import register
 from .ch09 import PRED, TARGET
 
-# the example of chapter 9 with sample 3 turned into an outlier (residual -5)
+# the worked example with sample 3 turned into an outlier (residual -5)
 OUTLIER_PRED = [PRED[0], PRED[1], TARGET[2] - 5.0]
 
 
