@@ -50,10 +50,11 @@ def _categorical():
     "ch02.4",
     hint=(
         "The mean MSE of a line is quadratic in (w, b); gradient descent on it "
-        "is stable for lr < 2 / (largest eigenvalue of its Hessian)."
+        "converges for lr < 2 / (largest eigenvalue of its Hessian) and does not "
+        "for lr >= that threshold."
     ),
 )
-def _largest_stable_lr():
+def _lr_threshold():
     import torch
 
     x, y, _ = line_with_outliers(seed=0)
