@@ -418,15 +418,13 @@ def adaboost(X, y, *, rounds=20):
 
     The weights :math:`D_t` are the per-example exponential losses
     (:func:`~lossbook.classification.exponential`), normalised. For any
-    :math:`\alpha > 0`
-    the best :math:`h` is the stump of least weighted error
-    :math:`\varepsilon_t` (:func:`fit_stump`); the best :math:`\alpha` is
-    then :math:`\tfrac12 \log((1 - \varepsilon_t)/\varepsilon_t)`, and the
-    mean loss is multiplied by :math:`Z_t = 2\sqrt{\varepsilon_t(1 -
-    \varepsilon_t)} \le 1`, so it never increases and after :math:`T`
-    rounds equals :math:`\prod_t Z_t`. This is Freund and Schapire's
-    AdaBoost [1]_. A stump with :math:`\varepsilon_t = 0` has its error
-    raised to 1e-10 to keep :math:`\alpha_t` finite.
+    :math:`\alpha > 0` the best :math:`h` is the stump of least weighted error
+    :math:`\varepsilon_t` (:func:`fit_stump`); the best :math:`\alpha` is then
+    :math:`\tfrac12 \log((1 - \varepsilon_t)/\varepsilon_t)`, and the mean loss is
+    multiplied by :math:`Z_t = 2\sqrt{\varepsilon_t(1 - \varepsilon_t)} \le 1`, so
+    it never increases and after :math:`T` rounds equals :math:`\prod_t Z_t`. This
+    is Freund and Schapire's AdaBoost [1]_. A stump with :math:`\varepsilon_t = 0`
+    has its error raised to 1e-10 to keep :math:`\alpha_t` finite.
 
     References
     ----------

@@ -68,11 +68,9 @@ def value_loss(values, returns, *, reduction="mean"):
     Notes
     -----
     The same kernel as :func:`~lossbook.regression.mse` (no factor 1/2; many
-    actor-critic
-    codes write ``0.5 * (V - R)**2`` or scale the value term by a
-    coefficient such as 0.5). Gradients flow to ``returns`` too if it
-    carries them; compute bootstrapped returns without gradient (as usual)
-    or detach them.
+    actor-critic codes write ``0.5 * (V - R)**2`` or scale the value term by a
+    coefficient such as 0.5). Gradients flow to ``returns`` too if it carries them;
+    compute bootstrapped returns without gradient (as usual) or detach them.
 
     References
     ----------
