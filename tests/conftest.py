@@ -13,6 +13,7 @@ of its own, so ``import conftest`` is ambiguous): everything is a fixture.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import mpmath
@@ -26,9 +27,12 @@ from hypothesis import settings
 collect_ignore = ["benchmarks", "conftest.py"]
 
 # property tests: no per-example deadline (the first torch call is slow), no
-# example database written into the working tree
-settings.register_profile("lossbook", deadline=None, database=None)
-settings.load_profile("lossbook")
+# example database written into the working tree, and the same examples on every
+# run (derandomize), so CI is reproducible. LOSSBOOK_HYPOTHESIS=explore draws
+# fresh random examples instead, for a longer hunt by hand.
+settings.register_profile("lossbook", deadline=None, database=None, derandomize=True)
+settings.register_profile("explore", deadline=None, database=None)
+settings.load_profile(os.environ.get("LOSSBOOK_HYPOTHESIS", "lossbook"))
 
 REDUCTIONS = ("mean", "sum", "none")
 
