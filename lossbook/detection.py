@@ -414,13 +414,15 @@ def ciou_loss(pred_boxes, target_boxes, *, eps=1e-7, reduction="mean"):
 
 def _dice(xp, p, t, smooth):
     axes = tuple(range(1, p.ndim))  # every non-batch axis: one score per sample
-    overlap = xp.sum(p * t, axis=axes)
+    # 1 - (2 sum pt + s) / (sum p + sum t + s) = sum(p (1-t) + t (1-p)) / (...):
+    # the mismatch is summed from non-negative terms, so a near-perfect
+    # prediction's tiny loss does not come from cancelling 1 - ratio
+    mismatch = xp.sum(p * (1 - t) + t * (1 - p), axis=axes)
     total = xp.sum(p, axis=axes) + xp.sum(t, axis=axes) + smooth
     has_mass = total > 0
     # double where: with smooth = 0 an empty prediction of an empty mask is a
     # perfect score (loss 0) instead of 0/0, and autograd never sees 1/0
-    ratio = (2 * overlap + smooth) / xp.where(has_mass, total, 1.0)
-    return xp.where(has_mass, 1 - ratio, 0.0)
+    return xp.where(has_mass, mismatch / xp.where(has_mass, total, 1.0), 0.0)
 
 
 def dice(prob, target, *, smooth=1.0, reduction="mean"):
