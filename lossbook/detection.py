@@ -391,7 +391,10 @@ def ciou_loss(pred_boxes, target_boxes, *, eps=1e-7, reduction="mean"):
     :math:`\arctan(w/h)` is evaluated as ``atan2(w, h)`` (:math:`\pi/2` at
     :math:`h = 0`, and 0 for a point box :math:`w = h = 0`), which keeps the
     value and the gradient finite where torchvision's ``atan(w / h)`` gives
-    NaN.
+    NaN. The aspect term is discontinuous at degenerate boxes (the angle of a
+    box of width :math:`w > 0` and height 0 is :math:`\pi/2` however small
+    :math:`w` is, while a point box has angle 0), as :math:`\arctan(w/h)`
+    itself is.
 
     References
     ----------
