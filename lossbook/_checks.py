@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 import numbers
 
-from ._backend import _is_torch
+import numpy as np
+
+from ._backend import _is_torch, arrays, check_not_empty_for_mean, check_reduction
 
 _RULES = {
     "positive": (lambda v: v > 0, "a positive number (> 0)"),
@@ -40,6 +42,42 @@ def same_shape(a, b, names: tuple[str, str]) -> None:
             f"`{names[0]}` and `{names[1]}` must have the same shape, got "
             f"{tuple(a.shape)} and {tuple(b.shape)}"
         )
+
+
+def broadcastable(w, x, name: str, to: str) -> None:
+    """``w`` must broadcast to the shape of ``x`` (weights of a loss)."""
+    try:
+        ok = np.broadcast_shapes(tuple(w.shape), tuple(x.shape)) == tuple(x.shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"`{name}` of shape {tuple(w.shape)} must broadcast to the shape "
+            f"{tuple(x.shape)} of `{to}`"
+        )
+
+
+def inputs(reduction, *, broadcast=(), **named):
+    """The shared checker of element-wise losses; returns ``(xp, *arrays)``.
+
+    Converts every named input to one backend (the first fixes the dtype, the
+    others are cast to it), requires the shape of the first for every input
+    except those in ``broadcast``, which need only broadcast to it, and a
+    non-empty first input for ``reduction="mean"``. ``None`` inputs (absent
+    options) come back as ``None``.
+    """
+    check_reduction(reduction)
+    present = {k: v for k, v in named.items() if v is not None}
+    names = tuple(present)
+    xp, first, *rest = arrays(**present, float_args=names[1:])
+    for name, value in zip(names[1:], rest, strict=True):
+        if name in broadcast:
+            broadcastable(value, first, name, names[0])
+        else:
+            same_shape(first, value, (names[0], name))
+    check_not_empty_for_mean(first, reduction, names[0])
+    converted = dict(zip(names, (first, *rest), strict=True))
+    return (xp, *(converted.get(k) for k in named))
 
 
 def ndim(x, name: str, expected: int, meaning: str) -> None:

@@ -35,32 +35,9 @@ _LOG_FLOOR = -100.0  # torch's clamp of log(p) in binary_cross_entropy
 
 
 def _pair(first, target, names, reduction, **extra):
-    """Convert and check a same-shape (scores, target) pair plus optional extras."""
-    check_reduction(reduction)
-    present = {k: v for k, v in extra.items() if v is not None}
-    xp, a, b, *rest = arrays(
-        **{names[0]: first, names[1]: target},
-        **present,
-        float_args=(names[1], *present),
-    )
-    _checks.same_shape(a, b, names)
-    check_not_empty_for_mean(a, reduction, names[0])
-    for name, value in zip(present, rest, strict=True):
-        _broadcastable(value, a, name, names[0])
-    out = dict(zip(present, rest, strict=True))
-    return xp, a, b, *(out.get(k) for k in extra)
-
-
-def _broadcastable(w, x, name, to):
-    try:
-        ok = np.broadcast_shapes(tuple(w.shape), tuple(x.shape)) == tuple(x.shape)
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ValueError(
-            f"`{name}` of shape {tuple(w.shape)} must broadcast to the shape "
-            f"{tuple(x.shape)} of `{to}`"
-        )
+    """Check a same-shape (scores, target) pair plus optional broadcast weights."""
+    named = {names[0]: first, names[1]: target, **extra}
+    return _checks.inputs(reduction, broadcast=tuple(extra), **named)
 
 
 # --- kernels ---
@@ -221,10 +198,9 @@ def zero_one(pred_labels, target_labels, *, reduction="mean"):
     >>> float(lb.zero_one([1, 0, 1, 1], [1, 1, 1, 0]))
     0.5
     """
-    check_reduction(reduction)
-    xp, a, b = arrays(pred_labels=pred_labels, target_labels=target_labels)
-    _checks.same_shape(a, b, ("pred_labels", "target_labels"))
-    check_not_empty_for_mean(a, reduction, "pred_labels")
+    xp, a, b = _checks.inputs(
+        reduction, pred_labels=pred_labels, target_labels=target_labels
+    )
     return reduce(xp, xp.astype(a != b, a.dtype), reduction)
 
 

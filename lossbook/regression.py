@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from . import _checks
-from ._backend import arrays, check_not_empty_for_mean, check_reduction, reduce
+from ._backend import reduce
 
 __all__ = ["huber", "log_cosh", "mae", "mse", "smooth_l1"]
 
@@ -19,10 +19,7 @@ _LOG2 = math.log(2.0)
 
 def _residual(pred, target, reduction):
     """The input checker of the regression family; returns ``(xp, r)``."""
-    check_reduction(reduction)
-    xp, pred, target = arrays(pred=pred, target=target, float_args=("target",))
-    _checks.same_shape(pred, target, ("pred", "target"))
-    check_not_empty_for_mean(pred, reduction)
+    xp, pred, target = _checks.inputs(reduction, pred=pred, target=target)
     return xp, pred - target
 
 

@@ -9,25 +9,11 @@ from __future__ import annotations
 
 from . import _checks, regression
 from ._backend import (
-    arrays,
-    check_not_empty_for_mean,
-    check_reduction,
     reduce,
     stop_gradient,
 )
 
 __all__ = ["policy_gradient", "ppo_clip", "value_loss"]
-
-
-def _same_shape_inputs(reduction, **named):
-    """The family's checker: one backend, equal shapes, a mean needs elements."""
-    check_reduction(reduction)
-    names = tuple(named)
-    xp, *values = arrays(**named, float_args=names[1:])
-    for name, value in zip(names[1:], values[1:], strict=True):
-        _checks.same_shape(values[0], value, (names[0], name))
-    check_not_empty_for_mean(values[0], reduction, names[0])
-    return xp, *values
 
 
 def _ppo_clip(xp, ratio, adv, clip_eps):
@@ -83,7 +69,7 @@ def value_loss(values, returns, *, reduction="mean"):
     >>> lb.value_loss([1.0, 2.0], [1.5, 0.0], reduction="none")
     array([0.25, 4.  ])
     """
-    xp, v, r = _same_shape_inputs(reduction, values=values, returns=returns)
+    xp, v, r = _checks.inputs(reduction, values=values, returns=returns)
     return reduce(xp, regression._mse(xp, v - r), reduction)
 
 
@@ -141,9 +127,7 @@ def policy_gradient(log_probs, advantages, *, reduction="mean"):
     >>> log_probs.grad, adv.grad
     (tensor([-1.0000,  0.5000]), None)
     """
-    xp, lp, adv = _same_shape_inputs(
-        reduction, log_probs=log_probs, advantages=advantages
-    )
+    xp, lp, adv = _checks.inputs(reduction, log_probs=log_probs, advantages=advantages)
     return reduce(xp, -lp * stop_gradient(adv), reduction)
 
 
@@ -208,7 +192,7 @@ def ppo_clip(log_probs, old_log_probs, advantages, *, clip_eps=0.2, reduction="m
     array([-1.2, -0.5])
     """
     clip_eps = _checks.hyper("clip_eps", clip_eps, "positive")
-    xp, lp, old, adv = _same_shape_inputs(
+    xp, lp, old, adv = _checks.inputs(
         reduction,
         log_probs=log_probs,
         old_log_probs=old_log_probs,
