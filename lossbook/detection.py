@@ -121,12 +121,9 @@ def focal(logits, target, *, alpha=0.25, gamma=2.0, reduction="mean"):
     >>> lb.focal([3.0, 3.0, -1e4], [1, 0, 0], reduction="none")
     array([2.73208311e-05, 2.07471033e+00, 0.00000000e+00])
     """
-    check_reduction(reduction)
     gamma = _checks.hyper("gamma", gamma, "nonnegative")
     alpha = _check_alpha(alpha)
-    xp, z, y = arrays(logits=logits, target=target, float_args=("target",))
-    _checks.same_shape(z, y, ("logits", "target"))
-    check_not_empty_for_mean(z, reduction, "logits")
+    xp, z, y = _checks.inputs(reduction, logits=logits, target=target)
     _checks.in_set(y, "target", (0.0, 1.0), "binary labels")
     return reduce(xp, _focal(xp, z, y, alpha, gamma), reduction)
 
