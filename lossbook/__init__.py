@@ -9,19 +9,15 @@ Modules: :mod:`~lossbook.regression`, :mod:`~lossbook.classification`,
 :mod:`~lossbook.weighting`, :mod:`~lossbook.likelihood` (the losses),
 :mod:`~lossbook.grad` (analytic gradients), :mod:`~lossbook.nn` (PyTorch
 modules, imported on first use), :mod:`~lossbook.exercises` (self-checks) and
-the helpers of the book's experiments (:mod:`~lossbook.datasets`,
-:mod:`~lossbook.fitting`, :mod:`~lossbook.landscape`,
-:mod:`~lossbook.classifiers`).
+the helpers of the book's experiments in :mod:`~lossbook.experiments`
+(synthetic data, small fitters and training loops).
 """
 
 from . import (
     classification,
-    classifiers,
-    datasets,
     detection,
-    fitting,
+    experiments,
     grad,
-    landscape,
     likelihood,
     metric,
     regression,
@@ -73,16 +69,14 @@ __all__ = [
     "categorical_nll",
     "ciou_loss",
     "classification",
-    "classifiers",
     "contrastive",
     "cross_entropy",
-    "datasets",
     "detection",
     "dice",
     "diou_loss",
     "elastic_net_penalty",
+    "experiments",
     "exponential",
-    "fitting",
     "focal",
     "gaussian_nll",
     "giou_loss",
@@ -93,7 +87,6 @@ __all__ = [
     "iou_loss",
     "l1_penalty",
     "l2_penalty",
-    "landscape",
     "laplace_nll",
     "likelihood",
     "log_cosh",

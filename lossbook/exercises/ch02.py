@@ -3,8 +3,8 @@
 import numpy as np
 
 from .. import likelihood, regression
-from ..datasets import line_with_outliers
-from ..landscape import constant_loss_curve
+from ..experiments.datasets import line_with_outliers
+from ..experiments.landscape import constant_loss_curve
 from . import register
 
 RESIDUALS = [0.5, -1.0, 2.0, -0.5, 0.0]

@@ -1,7 +1,8 @@
 """Expected answers for chapter 4, classification losses.
 
 Every answer is computed with ``lossbook``: minimisers by a ternary search on a
-``lossbook`` loss, AdaBoost's numbers by running :func:`lossbook.classifiers.adaboost`.
+``lossbook`` loss, AdaBoost's numbers by running
+:func:`lossbook.experiments.classifiers.adaboost`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import classification
-from ..classifiers import adaboost
+from ..experiments.classifiers import adaboost
 from . import register
 
 # ch04.1: the optimal logit gap under PyTorch's label smoothing

@@ -40,7 +40,7 @@ def fit_line(x, y, loss, *, lr=0.1, steps=500, init=(0.0, 0.0), **loss_kwargs):
     Examples
     --------
     >>> import lossbook as lb
-    >>> from lossbook.fitting import fit_line
+    >>> from lossbook.experiments.fitting import fit_line
     >>> path, losses = fit_line([0.0, 1.0, 2.0], [1.0, 3.0, 5.0], lb.mse, steps=2000)
     >>> path[-1].round(3).tolist()
     [2.0, 1.0]

@@ -53,7 +53,7 @@ def line_with_outliers(
 
     Examples
     --------
-    >>> from lossbook.datasets import line_with_outliers
+    >>> from lossbook.experiments.datasets import line_with_outliers
     >>> x, y, out = line_with_outliers(10, n_outliers=2, seed=1)
     >>> x.shape, int(out.sum())
     ((10,), 2)
@@ -91,7 +91,7 @@ def two_blobs(n=100, *, distance=2.0, seed=0):
 
     Examples
     --------
-    >>> from lossbook.datasets import two_blobs
+    >>> from lossbook.experiments.datasets import two_blobs
     >>> X, y = two_blobs(5)
     >>> X.shape, y.tolist()
     ((10, 2), [0, 0, 0, 0, 0, 1, 1, 1, 1, 1])

@@ -1,4 +1,4 @@
-"""Tests of lossbook.classifiers: the linear SVM and AdaBoost with stumps.
+"""Tests of lossbook.experiments.classifiers: the linear SVM and AdaBoost with stumps.
 
 References are independent of the code under test: a brute-force search over
 directions for the maximum margin, a grid search for the SVM objective, an
@@ -15,14 +15,14 @@ import pytest
 import torch
 
 import lossbook as lb
-from lossbook.classifiers import (
+from lossbook.experiments.classifiers import (
     Stump,
     adaboost,
     fit_linear_svm,
     fit_stump,
     svm_objective,
 )
-from lossbook.datasets import two_blobs
+from lossbook.experiments.datasets import two_blobs
 
 
 def _signed_blobs(n, distance, seed):

@@ -1,4 +1,4 @@
-"""Tests of lossbook.fitting.fit_line: gradient descent through any lossbook loss."""
+"""Tests of lossbook.experiments.fitting.fit_line: GD through any lossbook loss."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import lossbook as lb
-from lossbook.datasets import line_with_outliers
-from lossbook.fitting import fit_line
+from lossbook.experiments.datasets import line_with_outliers
+from lossbook.experiments.fitting import fit_line
 
 
 def test_fit_line_recovers_the_line_on_clean_data_under_mse():

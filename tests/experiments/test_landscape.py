@@ -1,4 +1,4 @@
-"""Tests of lossbook.landscape against brute-force loops and closed forms."""
+"""Tests of lossbook.experiments.landscape against brute force and closed forms."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ import pytest
 import torch
 
 import lossbook as lb
-from lossbook.landscape import chord_gap, constant_loss_curve, line_loss_grid
+from lossbook.experiments.landscape import (
+    chord_gap,
+    constant_loss_curve,
+    line_loss_grid,
+)
 
 RNG = np.random.default_rng(12345)
 X = np.linspace(-1.0, 2.0, 7)

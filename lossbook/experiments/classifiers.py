@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _checks, grad
-from .classification import exponential, hinge
-from .weighting import l2_penalty
+from .. import _checks, grad
+from ..classification import exponential, hinge
+from ..weighting import l2_penalty
 
 __all__ = [
     "AdaBoost",
@@ -148,7 +148,7 @@ def svm_objective(w, b, X, y, *, lam):
 
     Examples
     --------
-    >>> from lossbook.classifiers import svm_objective
+    >>> from lossbook.experiments.classifiers import svm_objective
     >>> svm_objective([1.0, 0.0], 0.0, [[2.0, 0.0], [0.5, 1.0]], [1, 1], lam=0.1)
     0.35
     """
@@ -210,7 +210,7 @@ def fit_linear_svm(X, y, *, lam=0.01, steps=1000):
 
     Examples
     --------
-    >>> from lossbook.classifiers import fit_linear_svm
+    >>> from lossbook.experiments.classifiers import fit_linear_svm
     >>> X = [[-2.0, 0.0], [-1.0, 1.0], [1.0, -1.0], [2.0, 0.0]]
     >>> svm = fit_linear_svm(X, [-1, -1, 1, 1], lam=0.01, steps=200)
     >>> svm.predict(X).tolist()
@@ -252,7 +252,7 @@ class Stump:
 
     Examples
     --------
-    >>> from lossbook.classifiers import Stump
+    >>> from lossbook.experiments.classifiers import Stump
     >>> Stump(feature=1, threshold=0.5, polarity=-1).predict([[0.0, 1.0], [0.0, 0.0]])
     array([-1.,  1.])
     """
@@ -304,7 +304,7 @@ def fit_stump(X, y, sample_weight):
 
     Examples
     --------
-    >>> from lossbook.classifiers import fit_stump
+    >>> from lossbook.experiments.classifiers import fit_stump
     >>> stump, err = fit_stump([[0.0], [1.0], [2.0], [3.0]], [-1, -1, 1, 1],
     ...                        [0.25, 0.25, 0.25, 0.25])
     >>> stump, err
@@ -438,7 +438,7 @@ def adaboost(X, y, *, rounds=20):
     Examples
     --------
     >>> import numpy as np
-    >>> from lossbook.classifiers import adaboost
+    >>> from lossbook.experiments.classifiers import adaboost
     >>> X = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.5, 0.5]]
     >>> model = adaboost(X, [-1, 1, 1, 1, -1], rounds=3)
     >>> model.predict(X).tolist()

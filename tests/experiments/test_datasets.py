@@ -1,11 +1,11 @@
-"""Tests of lossbook.datasets: seeded, shaped as documented, outliers where stated."""
+"""Tests of lossbook.experiments.datasets: seeded, shaped, outliers as stated."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from lossbook.datasets import line_with_outliers, two_blobs
+from lossbook.experiments.datasets import line_with_outliers, two_blobs
 
 
 def test_line_with_outliers_shapes_and_dtypes():

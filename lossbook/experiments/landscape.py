@@ -75,7 +75,7 @@ def line_loss_grid(x, y, loss, w, b, /, **loss_kwargs):
     Examples
     --------
     >>> import lossbook as lb
-    >>> from lossbook.landscape import line_loss_grid
+    >>> from lossbook.experiments.landscape import line_loss_grid
     >>> Z = line_loss_grid([0.0, 1.0], [1.0, 3.0], lb.mse, [1.0, 2.0], [0.0, 1.0])
     >>> Z
     array([[2.5, 1. ],
@@ -137,7 +137,7 @@ def constant_loss_curve(y, loss, c, /, **loss_kwargs):
     --------
     >>> import numpy as np
     >>> import lossbook as lb
-    >>> from lossbook.landscape import constant_loss_curve
+    >>> from lossbook.experiments.landscape import constant_loss_curve
     >>> c = np.linspace(0.0, 10.0, 11)
     >>> R = constant_loss_curve([1.0, 2.0, 9.0], lb.mae, c)
     >>> float(c[np.argmin(R)])  # the median
@@ -190,7 +190,7 @@ def chord_gap(f, a, b, t, /):
     Examples
     --------
     >>> import lossbook as lb
-    >>> from lossbook.landscape import chord_gap
+    >>> from lossbook.experiments.landscape import chord_gap
     >>> target = [0.0, 0.0]
     >>> chord_gap(lambda p: lb.mse(p, target), [2.0, 0.0], [0.0, 2.0], [0.0, 0.5, 1.0])
     array([0., 1., 0.])
