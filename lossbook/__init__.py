@@ -36,7 +36,7 @@ from .classification import (
 from .detection import ciou_loss, dice, diou_loss, focal, giou_loss, iou_loss
 from .likelihood import bernoulli_nll, categorical_nll, gaussian_nll, laplace_nll
 from .metric import contrastive, info_nce, triplet
-from .regression import huber, log_cosh, mae, mse, smooth_l1
+from .regression import huber, log_cosh, mae, mse, pinball, smooth_l1
 from .rl import policy_gradient, ppo_clip, value_loss
 from .weighting import (
     balanced_class_weights,
@@ -94,6 +94,7 @@ __all__ = [
     "metric",
     "mse",
     "nn",
+    "pinball",
     "policy_gradient",
     "ppo_clip",
     "regression",

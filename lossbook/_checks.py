@@ -13,7 +13,13 @@ import numbers
 
 import numpy as np
 
-from ._backend import _is_torch, arrays, check_not_empty_for_mean, check_reduction
+from ._backend import (
+    _is_torch,
+    _kind,
+    arrays,
+    check_not_empty_for_mean,
+    check_reduction,
+)
 
 _RULES = {
     "positive": (lambda v: v > 0, "a positive number (> 0)"),
@@ -25,6 +31,12 @@ _RULES = {
 def hyper(name: str, value, rule: str) -> float:
     """Check a scalar hyperparameter (``delta``, ``margin``, ``epsilon``, ...)."""
     ok, allowed = _RULES[rule]
+    if _is_torch(value) or isinstance(value, np.ndarray):
+        # only temperature, sigma and b take arrays (learnable or per element)
+        raise TypeError(
+            f"{name} must be a Python number, got {_kind(value)}; pass "
+            f"float({name}) (only temperature, sigma and b accept tensors)"
+        )
     if (
         isinstance(value, bool)
         or not isinstance(value, numbers.Real)
@@ -166,3 +178,7 @@ def boxes(xp, b, name: str) -> None:
             f"`{name}` must hold finite boxes (x1, y1, x2, y2) with x2 >= x1 "
             f"and y2 >= y1, found box {row} = {corners}"
         )
+
+
+# quantile levels (pinball loss): strictly inside (0, 1)
+_RULES["open_unit"] = (lambda v: 0 < v < 1, "a number in (0, 1)")

@@ -19,6 +19,7 @@ __all__ = [
     "log_cosh",
     "mae",
     "mse",
+    "pinball",
     "smooth_l1",
 ]
 
@@ -100,6 +101,26 @@ def log_cosh(pred, target, *, reduction="mean"):
     """
     xp, r = regression._residual(pred, target, reduction)
     return scale_for(reduction, regression._d_log_cosh(xp, r))
+
+
+def pinball(pred, target, *, quantile=0.5, reduction="mean"):
+    r"""Gradient of ``pinball``: :math:`-q` below the target, :math:`1 - q` above.
+
+    See :func:`~lossbook.regression.pinball`.
+
+    At :math:`\hat y = y` it returns :math:`1/2 - q`, the midpoint of the
+    subdifferential, which autograd returns through the loss's ``maximum``.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.grad.pinball([0.0, 0.0, 0.0], [1.0, -1.0, 0.0], quantile=0.9,
+    ...                 reduction="none")
+    array([-0.9,  0.1, -0.4])
+    """
+    q = _checks.hyper("quantile", quantile, "open_unit")
+    xp, r = regression._residual(pred, target, reduction)
+    return scale_for(reduction, regression._d_pinball(xp, r, q))
 
 
 def binary_cross_entropy_with_logits(

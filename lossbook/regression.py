@@ -12,7 +12,7 @@ import math
 from . import _checks
 from ._backend import reduce
 
-__all__ = ["huber", "log_cosh", "mae", "mse", "smooth_l1"]
+__all__ = ["huber", "log_cosh", "mae", "mse", "pinball", "smooth_l1"]
 
 _LOG2 = math.log(2.0)
 
@@ -84,6 +84,21 @@ def _log_cosh(xp, r):
 
 def _d_log_cosh(xp, r):
     return xp.tanh(r)
+
+
+def _pinball(xp, r, q):
+    # u = -r = target - pred; max(q u, (q - 1) u) rounds each product once
+    # (no cancellation, unlike |u|/2 + (q - 1/2) u). At u = 0 torch.maximum
+    # splits the gradient between the tied branches: 1/2 - q, as _d_pinball.
+    u = -r
+    return xp.maximum(q * u, (q - 1) * u)
+
+
+def _d_pinball(xp, r, q):
+    # d/dpred: -q where target > pred, 1 - q where target < pred, and the
+    # midpoint 1/2 - q of the subdifferential [-q, 1 - q] at the kink
+    # (sign + 1) / 2 is exactly 0, 1/2 or 1: one rounding, in the subtraction
+    return (xp.sign(r) + 1) * 0.5 - q
 
 
 # --- public losses ---
@@ -356,3 +371,64 @@ def log_cosh(pred, target, *, reduction="mean"):
     """
     xp, r = _residual(pred, target, reduction)
     return reduce(xp, _log_cosh(xp, r), reduction)
+
+
+def pinball(pred, target, *, quantile=0.5, reduction="mean"):
+    r"""Pinball (quantile) loss: the loss whose minimiser is a quantile.
+
+    .. math::
+
+        \ell_i = \max\big(q\,u_i,\; (q - 1)\,u_i\big), \qquad
+        u_i = y_i - \hat y_i
+
+    Parameters
+    ----------
+    pred : array_like or torch.Tensor
+        Predicted quantiles :math:`\hat y`, any shape.
+    target : array_like or torch.Tensor
+        Targets :math:`y`, same shape as ``pred``.
+    quantile : float, default 0.5
+        The quantile level :math:`q \in (0, 1)`.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the per-element losses are combined.
+
+    Returns
+    -------
+    loss : numpy.ndarray or torch.Tensor
+        0-d when reduced, else the shape of ``pred``.
+
+    Raises
+    ------
+    ValueError
+        If ``quantile`` is not in (0, 1), the shapes differ, ``reduction`` is
+        unknown, or the input is empty with ``reduction="mean"``.
+    TypeError
+        If NumPy and torch inputs are mixed, or ``quantile`` is an array.
+
+    Notes
+    -----
+    An under-prediction (:math:`u > 0`) costs :math:`q u`, an
+    over-prediction :math:`(1 - q)|u|`; the expected loss is minimised by
+    the :math:`q`-quantile of the target's distribution. At :math:`q = 1/2`
+    it is half the absolute error, whose minimiser is the median. The
+    derivative with respect to ``pred`` is :math:`-q` (under-prediction) or
+    :math:`1 - q` (over-prediction); at :math:`u = 0` it is the midpoint
+    :math:`1/2 - q` of the subdifferential, which is what autograd returns
+    through ``maximum`` (0 at :math:`q = 1/2`, as for the absolute error).
+    The mean equals ``sklearn.metrics.mean_pinball_loss(target, pred,
+    alpha=q)`` on 1-D inputs.
+
+    References
+    ----------
+    .. [1] R. Koenker and G. Bassett, "Regression quantiles",
+       *Econometrica* 46(1), 33-50, 1978.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.pinball([0.0, 0.0], [2.0, -2.0], quantile=0.9, reduction="none")
+    array([1.8, 0.2])
+    """
+    q = _checks.hyper("quantile", quantile, "open_unit")
+    xp, r = _residual(pred, target, reduction)
+    return reduce(xp, _pinball(xp, r, q), reduction)

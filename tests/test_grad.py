@@ -19,7 +19,7 @@ def _signed(rng, shape):
 
 def _case(name, rng):
     """(first argument, target, options) for the loss ``name``, kinks included."""
-    if name in ("mse", "mae", "huber", "smooth_l1", "log_cosh"):
+    if name in ("mse", "mae", "huber", "smooth_l1", "log_cosh", "pinball"):
         pred = 2.0 * rng.standard_normal((N, C))
         target = rng.standard_normal((N, C))
         # residuals exactly 0, +-0.5, +-1 and +-2.5: the kinks of mae, huber and
@@ -54,6 +54,9 @@ GRAD_CASES = [
     ("smooth_l1", {"beta": 0.5}),
     ("smooth_l1", {"beta": 2.5}),
     ("log_cosh", {}),
+    ("pinball", {}),
+    ("pinball", {"quantile": 0.1}),
+    ("pinball", {"quantile": 0.9}),
     ("binary_cross_entropy_with_logits", {}),
     ("binary_cross_entropy_with_logits", {"weight": "full"}),
     ("binary_cross_entropy_with_logits", {"weight": "per-class"}),
@@ -177,6 +180,18 @@ def test_kink_subgradients_are_the_ones_autograd_returns():
     assert auto.tolist() == [0.0, 0.0, 0.0]
 
 
+@pytest.mark.parametrize("q", [0.1, 0.5, 0.75])
+def test_pinball_kink_subgradient_is_the_midpoint_autograd_returns(q):
+    # at pred = target the subdifferential is [-q, 1 - q]; autograd through
+    # maximum splits the tie and returns the midpoint 1/2 - q (0 for the median)
+    p = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor([1.0, 0.0, -1.0], dtype=torch.float64)
+    (auto,) = torch.autograd.grad(lb.pinball(p, t, quantile=q, reduction="sum"), p)
+    got = lb.grad.pinball(p.detach(), t, quantile=q, reduction="sum")
+    assert got.tolist() == auto.tolist()
+    assert got.tolist() == pytest.approx([-q, 0.5 - q, 1 - q], abs=1e-16)
+
+
 def test_errata_gradients_of_the_worked_example():
     # mae: d|y - yhat|/dyhat = sign(yhat - y) = +1 at y = 1.0, yhat = 1.2;
     # mse: the per-sample gradient 0.4 becomes 0.4 / 3 under the mean
@@ -258,6 +273,11 @@ GRADCHECKS = {
         {"beta": 0.0},
     ),
     "log_cosh": lambda rng: (lb.log_cosh, 3 * rng.standard_normal((3, 4)), {}),
+    "pinball": lambda rng: (
+        lb.pinball,
+        _away_from_kinks(rng, (3, 4)),
+        {"quantile": 0.8},
+    ),
     "hinge": lambda rng: (lb.hinge, _away_from_kinks(rng, (3, 4), kinks=(1.0,)), {}),
     "exponential": lambda rng: (lb.exponential, rng.standard_normal((3, 4)), {}),
 }
@@ -282,7 +302,7 @@ def test_gradcheck_of_regression_losses_in_the_target_too():
     rng = np.random.default_rng(4)
     p = _t(_away_from_kinks(rng, (6,), kinks=(0.0, 1.0)), requires_grad=True)
     t = _t(np.zeros(6), requires_grad=True)
-    for loss in (lb.mse, lb.mae, lb.huber, lb.smooth_l1, lb.log_cosh):
+    for loss in (lb.mse, lb.mae, lb.huber, lb.smooth_l1, lb.log_cosh, lb.pinball):
         assert torch.autograd.gradcheck(lambda a, b, f=loss: f(a, b), (p, t))
 
 

@@ -7,6 +7,7 @@ import math
 import re
 import warnings
 
+import mpmath
 import numpy as np
 import pytest
 import torch
@@ -29,7 +30,8 @@ REFERENCES = {
     "smooth_l1-beta0.5": (lb.smooth_l1, F.smooth_l1_loss, {"beta": 0.5}),
     "smooth_l1-beta2.5": (lb.smooth_l1, F.smooth_l1_loss, {"beta": 2.5}),
 }
-LOSSES = [lb.mse, lb.mae, lb.huber, lb.smooth_l1, lb.log_cosh]
+LOSSES = [lb.mse, lb.mae, lb.huber, lb.smooth_l1, lb.log_cosh, lb.pinball]
+SYMMETRIC = [loss for loss in LOSSES if loss is not lb.pinball]
 
 
 def regression_data(rng, shape=(5, 7)):
@@ -176,6 +178,7 @@ def test_log_cosh_at_the_largest_finite_residual_is_finite(dtype):
         (lb.smooth_l1, {"beta": 0.5}),
         (lb.mae, {}),
         (lb.log_cosh, {}),
+        (lb.pinball, {"quantile": 0.9}),
     ],
 )
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -301,6 +304,11 @@ def test_empty_input_mean_raises_sum_is_zero(loss, backend):
         (lb.smooth_l1, "beta", math.nan, ">= 0"),
         (lb.smooth_l1, "beta", False, ">= 0"),
         (lb.smooth_l1, "beta", None, ">= 0"),
+        (lb.pinball, "quantile", 0.0, "0, 1"),
+        (lb.pinball, "quantile", 1.0, "0, 1"),
+        (lb.pinball, "quantile", -0.5, "0, 1"),
+        (lb.pinball, "quantile", math.nan, "0, 1"),
+        (lb.pinball, "quantile", True, "0, 1"),
     ],
 )
 def test_bad_hyperparameters_are_named_with_the_rule(loss, name, value, allowed):
@@ -359,7 +367,7 @@ def test_a_perfect_prediction_costs_zero(x, delta):
 def test_regression_losses_are_symmetric_in_the_residual(a, b, delta):
     n = min(len(a), len(b))
     a, b = np.asarray(a[:n]), np.asarray(b[:n])
-    for loss in LOSSES:
+    for loss in SYMMETRIC:
         np.testing.assert_array_equal(
             loss(a, b, reduction="none"), loss(b, a, reduction="none")
         )
@@ -415,3 +423,90 @@ def test_mse_and_mae_equal_their_definitions(x):
     t = np.zeros_like(x)
     np.testing.assert_allclose(lb.mse(x, t), np.mean(x * x), rtol=1e-14)
     np.testing.assert_allclose(lb.mae(x, t), np.mean(np.abs(x)), rtol=1e-14)
+
+
+# --- pinball (quantile) loss ---
+
+QUANTILES = (0.01, 0.1, 0.25, 0.5, 0.9, 0.99)
+
+
+def _pinball_reference(pred, target, q):
+    """sklearn's mean_pinball_loss, element-wise, in float64 (independent code)."""
+    u = np.asarray(target, np.float64) - np.asarray(pred, np.float64)
+    return q * np.maximum(u, 0.0) + (1 - q) * np.maximum(-u, 0.0)
+
+
+@pytest.mark.parametrize("q", QUANTILES)
+def test_pinball_matches_the_sklearn_definition(q, backend, reduction, rng):
+    pred, target = regression_data(rng)
+    pred, target = pred.astype(backend.dtype), target.astype(backend.dtype)
+    got = lb.pinball(backend(pred), backend(target), quantile=q, reduction=reduction)
+    backend.check_native(got, pred.shape if reduction == "none" else ())
+    ref = _pinball_reference(pred, target, q)
+    ref = {"none": ref, "sum": ref.sum(), "mean": ref.mean()}[reduction]
+    np.testing.assert_allclose(backend.numpy(got), ref, rtol=8 * backend.eps, atol=0)
+
+
+def test_pinball_at_one_half_is_half_the_mae(backend, rng):
+    pred, target = regression_data(rng)
+    got = lb.pinball(backend(pred), backend(target), reduction="none")
+    half = 0.5 * lb.mae(backend(pred), backend(target), reduction="none")
+    np.testing.assert_array_equal(backend.numpy(got), backend.numpy(half))
+
+
+MAX_ULPS_PINBALL = 2
+
+
+def test_pinball_is_correct_to_a_few_ulps(backend, mp):
+    # q u and (q - 1) u are each rounded once: no cancellation even at q = 0.99
+    # (|u|/2 + (q - 1/2) u would lose about 50 ulps there)
+    rng = np.random.default_rng(9)
+    tiny = np.finfo(backend.dtype).tiny
+    top = float(np.finfo(backend.dtype).max) / 2
+    mags = np.exp(rng.uniform(np.log(tiny) + 5, np.log(top), 200))
+    r = (np.where(rng.uniform(size=200) < 0.5, -1, 1) * mags).astype(backend.dtype)
+    worst = 0.0
+    for q in (*QUANTILES, 0.3, 0.777):
+        got = backend.numpy(
+            lb.pinball(backend(np.zeros_like(r)), backend(r), quantile=q,
+                       reduction="none")
+        )  # fmt: skip
+        with mpmath.workdps(mp.dps):
+            exact = [max(mp.f(q) * mp.f(u), (mp.f(q) - 1) * mp.f(u)) for u in r]
+        worst = max(worst, mp.max_ulps(got, exact, backend.dtype))
+    print(f"\npinball {backend}: max error {worst:.2f} ulp")
+    assert worst <= MAX_ULPS_PINBALL
+
+
+@FEW
+@given(
+    x=st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=15),
+    q=st.floats(0.01, 0.99),
+)
+def test_pinball_is_minimised_by_an_empirical_quantile(x, q):
+    # the mean pinball loss over constant predictions c is piecewise linear in
+    # c with kinks at the data: a brute-force search over the data points finds
+    # its minimum, and the lower empirical q-quantile attains it
+    x = np.asarray(x)
+    costs = [float(lb.pinball(np.full_like(x, c), x, quantile=q)) for c in x]
+    k = int(np.ceil(q * x.size)) - 1  # the smallest c with F_n(c) >= q
+    quantile = np.sort(x)[max(k, 0)]
+    best = float(lb.pinball(np.full_like(x, quantile), x, quantile=q))
+    assert best <= min(costs) * (1 + 1e-12) + 1e-12
+
+
+@FEW
+@given(a=vectors, b=vectors, k=st.integers(1, 1023))
+def test_pinball_mirrors_under_swapping_pred_target_and_q(a, b, k):
+    q = k / 1024  # 1 - q and q - 1 exact: the mirror identity holds bit for bit
+    n = min(len(a), len(b))
+    a, b = np.asarray(a[:n]), np.asarray(b[:n])
+    np.testing.assert_array_equal(
+        lb.pinball(a, b, quantile=q, reduction="none"),
+        lb.pinball(b, a, quantile=1 - q, reduction="none"),
+    )
+
+
+def test_pinball_quantile_as_a_tensor_is_a_type_error():
+    with pytest.raises(TypeError, match="a Python number"):
+        lb.pinball(torch.zeros(2), torch.zeros(2), quantile=torch.tensor(0.5))
