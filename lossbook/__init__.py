@@ -7,6 +7,7 @@ inputs keep their dtype, device and autograd graph.
 Modules: :mod:`~lossbook.regression`, :mod:`~lossbook.classification`,
 :mod:`~lossbook.metric`, :mod:`~lossbook.detection`, :mod:`~lossbook.rl`,
 :mod:`~lossbook.weighting`, :mod:`~lossbook.likelihood` (the losses),
+:mod:`~lossbook.scoring` (proper scoring rules and calibration),
 :mod:`~lossbook.grad` (analytic gradients), :mod:`~lossbook.nn` (PyTorch
 modules, imported on first use), :mod:`~lossbook.exercises` (self-checks) and
 the helpers of the book's experiments in :mod:`~lossbook.experiments`
@@ -22,6 +23,7 @@ from . import (
     metric,
     regression,
     rl,
+    scoring,
     weighting,
 )
 from .classification import (
@@ -38,6 +40,7 @@ from .likelihood import bernoulli_nll, categorical_nll, gaussian_nll, laplace_nl
 from .metric import contrastive, info_nce, triplet
 from .regression import huber, log_cosh, mae, mse, pinball, smooth_l1
 from .rl import policy_gradient, ppo_clip, value_loss
+from .scoring import brier, expected_calibration_error, reliability_curve
 from .weighting import (
     balanced_class_weights,
     elastic_net_penalty,
@@ -66,6 +69,7 @@ __all__ = [
     "bernoulli_nll",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "brier",
     "categorical_nll",
     "ciou_loss",
     "classification",
@@ -75,6 +79,7 @@ __all__ = [
     "dice",
     "diou_loss",
     "elastic_net_penalty",
+    "expected_calibration_error",
     "experiments",
     "exponential",
     "focal",
@@ -98,7 +103,9 @@ __all__ = [
     "policy_gradient",
     "ppo_clip",
     "regression",
+    "reliability_curve",
     "rl",
+    "scoring",
     "smooth_l1",
     "smooth_labels",
     "triplet",

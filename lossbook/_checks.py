@@ -182,3 +182,14 @@ def boxes(xp, b, name: str) -> None:
 
 # quantile levels (pinball loss): strictly inside (0, 1)
 _RULES["open_unit"] = (lambda v: 0 < v < 1, "a number in (0, 1)")
+
+
+def sums_to_one(x, name: str, axis: int, what: str, rtol: float = 1e-3) -> None:
+    """Every slice of ``x`` along ``axis`` must sum to 1 (to ``rtol``)."""
+    total = x.sum(axis) if _is_torch(x) else np.sum(x, axis=axis)
+    bad = ~(abs(total - 1) <= rtol)  # NaN compares False: caught
+    if _any(bad):
+        raise ValueError(
+            f"`{name}` must hold {what} summing to 1 along axis {axis} (to "
+            f"{rtol:g}), found a sum of {_first_bad(total, bad)!r}"
+        )
