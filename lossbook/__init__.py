@@ -32,6 +32,7 @@ from .classification import (
     cross_entropy,
     exponential,
     hinge,
+    kl_div,
     smooth_labels,
     zero_one,
 )
@@ -90,6 +91,7 @@ __all__ = [
     "huber",
     "info_nce",
     "iou_loss",
+    "kl_div",
     "l1_penalty",
     "l2_penalty",
     "laplace_nll",

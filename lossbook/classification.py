@@ -24,6 +24,7 @@ __all__ = [
     "cross_entropy",
     "exponential",
     "hinge",
+    "kl_div",
     "smooth_labels",
     "zero_one",
 ]
@@ -415,6 +416,98 @@ def cross_entropy(
 def _d_cross_entropy(xp, z, q):
     softmax = xp.exp(-_neg_log_softmax(xp, z))
     return xp.sum(q, axis=-1, keepdims=True) * softmax - q
+
+
+def _kl_setup(logits, target, reduction):
+    """Checker of ``kl_div``; returns ``(xp, z, q)`` with ``q`` in z's dtype."""
+    check_reduction(reduction)
+    xp, z, q = arrays(logits=logits, target=target)
+    _checks.ndim(z, "logits", 2, "(N, K): a batch of N rows of K class scores")
+    if not xp.isdtype(q.dtype, "real floating"):
+        raise ValueError(
+            "`target` must hold class probabilities of the logits' shape, and "
+            "probability targets must be floating (one-hot? use .float()), got "
+            f"dtype {q.dtype}"
+        )
+    _checks.same_shape(z, q, ("logits", "target"))
+    check_not_empty_for_mean(z, reduction, "logits")
+    _checks.in_range(q, "target", 0.0, 1.0, "class probabilities")
+    _checks.sums_to_one(q, "target", 1, "rows of class probabilities")
+    return xp, z, xp.astype(q, z.dtype)
+
+
+def kl_div(logits, target, *, reduction="mean"):
+    r"""Kullback-Leibler divergence from a target distribution to softmax(logits).
+
+    .. math::
+
+        \ell_i = \mathrm{KL}\big(q_i \,\|\, \operatorname{softmax}(z_i)\big)
+        = \sum_{k=1}^K q_{ik}\,\big(\log q_{ik} -
+        \log\operatorname{softmax}(z_i)_k\big), \qquad 0 \log 0 = 0
+
+    Parameters
+    ----------
+    logits : array_like or torch.Tensor
+        Shape ``(N, K)``: N rows of K unnormalised class scores :math:`z`.
+    target : array_like or torch.Tensor
+        Floating class probabilities :math:`q` of shape ``(N, K)``, each row
+        summing to 1 (to 1e-3).
+    reduction : {"mean", "sum", "none"}, default "mean"
+        ``"mean"`` averages over the N rows (PyTorch's ``"batchmean"``, the
+        true mean KL per sample), ``"sum"`` adds them.
+
+    Returns
+    -------
+    loss : numpy.ndarray or torch.Tensor
+        0-d when reduced, else shape ``(N,)``.
+
+    Raises
+    ------
+    ValueError
+        If ``logits`` is not 2-D, ``target`` is not floating or not of the
+        logits' shape, leaves [0, 1] or has rows not summing to 1,
+        ``reduction`` is unknown, or the input is empty with
+        ``reduction="mean"``.
+    TypeError
+        If NumPy and torch inputs are mixed.
+
+    Notes
+    -----
+    :math:`\mathrm{KL}(q \| p) = H(q, p) - H(q)`: the cross-entropy
+    (:func:`cross_entropy` with probability targets) minus the target's
+    entropy, a constant for the logits, so both losses have the same
+    gradient :math:`\operatorname{softmax}(z) - q` and the same minimiser;
+    KL is 0 exactly at :math:`\operatorname{softmax}(z) = q`, which makes it
+    the natural loss for distillation. Classes with :math:`q_k = 0` add
+    nothing (and get a finite gradient); the log-softmax is the one of
+    :func:`cross_entropy`, so logits of :math:`10^4` are fine. Takes
+    **logits**, unlike ``torch.nn.functional.kl_div``, which takes
+    log-probabilities: ``kl_div(z, q)`` equals ``F.kl_div(F.log_softmax(z,
+    -1), q, reduction="batchmean")``.
+
+    References
+    ----------
+    .. [1] S. Kullback and R. A. Leibler, "On information and sufficiency",
+       *Annals of Mathematical Statistics* 22(1), 79-86, 1951.
+    .. [2] G. Hinton, O. Vinyals and J. Dean, "Distilling the knowledge in a
+       neural network", arXiv:1503.02531, 2015.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.kl_div([[0.0, 0.0], [1e4, 0.0]], [[0.5, 0.5], [1.0, 0.0]],
+    ...           reduction="none")
+    array([0., 0.])
+    >>> float(lb.kl_div([[0.0, 0.0]], [[1.0, 0.0]]))  # log 2
+    0.69315
+    """
+    xp, z, q = _kl_setup(logits, target, reduction)
+    positive = q > 0
+    # double where: log sees no 0, so 0 log 0 = 0 with a finite gradient; one
+    # term per class, q (log q - log softmax), not H(q, p) - H(q) (two sums)
+    log_q = xp.log(xp.where(positive, q, 1.0))
+    terms = xp.where(positive, q * (log_q + _neg_log_softmax(xp, z)), 0.0)
+    return reduce(xp, xp.sum(terms, axis=-1), reduction)
 
 
 def smooth_labels(target, num_classes, *, epsilon, spread="all"):

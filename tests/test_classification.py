@@ -800,3 +800,122 @@ def test_cross_entropy_is_the_mpmath_log_softmax_up_to_its_conditioning(z, data,
             exact -= mp.f(z[i, idx[i]])
         spread = float(z[i].max() - z[i].min())
         assert mp.ulps(got[i], exact, np.float64) <= 4 + spread
+
+
+# --- KL divergence from target probabilities to softmax(logits) ---
+
+
+def kl_data(rng, n=N, k=C):
+    z = 3.0 * rng.standard_normal((n, k))
+    q = rng.dirichlet(np.full(k, 0.8), n)
+    q[0] = 0.0
+    q[0, 1] = 1.0  # a one-hot row: 0 log 0 = 0 on the other classes
+    q[1, :2] = [0.5, 0.5]
+    q[1, 2:] = 0.0
+    z[2, :3] = [1e4, 0.0, -1e4]  # huge logits
+    return z, q
+
+
+def test_kl_div_matches_torch_batchmean(backend, reduction, rng):
+    z, q = kl_data(rng)
+    got = lb.kl_div(backend(z), backend(q), reduction=reduction)
+    backend.check_native(got, (N,) if reduction == "none" else ())
+    log_p = F.log_softmax(backend.torch(z), -1)
+    per_row = F.kl_div(log_p, backend.torch(q), reduction="none").sum(-1)
+    ref = {
+        "none": per_row,
+        "sum": F.kl_div(log_p, backend.torch(q), reduction="sum"),
+        "mean": F.kl_div(log_p, backend.torch(q), reduction="batchmean"),
+    }[reduction]
+    # torch's log_softmax errs by ~eps * |z| (as in the cross-entropy test)
+    bound = 16 * backend.eps * (np.abs(per_row.numpy()) + np.abs(z).max(1) + 1)
+    close_to_torch(backend.numpy(got), ref.numpy(), bound, reduction)
+
+
+def test_kl_div_is_cross_entropy_minus_entropy_and_zero_at_the_target(rng):
+    z, q = kl_data(rng)
+    entropy = -np.sum(np.where(q > 0, q * np.log(np.where(q > 0, q, 1)), 0), axis=1)
+    np.testing.assert_allclose(
+        lb.kl_div(z, q, reduction="none"),
+        lb.cross_entropy(z, q, reduction="none") - entropy,
+        rtol=1e-12,
+        atol=1e-12,
+    )
+    p = rng.dirichlet(np.ones(C), N)
+    kl = lb.kl_div(np.log(p), p, reduction="none")
+    np.testing.assert_allclose(kl, 0.0, atol=1e-14)
+
+
+def test_kl_div_is_accurate_against_mpmath_up_to_its_conditioning(backend, mp):
+    rng = np.random.default_rng(12)
+    z, q = kl_data(rng, n=30, k=5)
+    z = z.astype(backend.dtype)
+    q = q.astype(backend.dtype)
+    q /= q.sum(1, keepdims=True)
+    got = backend.numpy(lb.kl_div(backend(z), backend(q), reduction="none"))
+    assert np.all(np.isfinite(got))
+    for i in range(len(z)):
+        with mpmath.workdps(80):
+            zs = [mp.f(v) for v in z[i]]
+            lse = mpmath.log(mpmath.fsum(mpmath.exp(v - max(zs)) for v in zs))
+            lse += max(zs)
+            terms = [
+                mp.f(qk) * (mpmath.log(mp.f(qk)) - zk + lse)
+                for qk, zk in zip(q[i], zs, strict=True)
+                if qk > 0
+            ]
+            exact = mpmath.fsum(terms)
+            # the sum of the magnitudes: what rounding each term can cost
+            scale = mpmath.fsum(
+                mp.f(qk) * (abs(mpmath.log(mp.f(qk))) + (lse - zk))
+                for qk, zk in zip(q[i], zs, strict=True)
+                if qk > 0
+            )
+        err = abs(mp.f(got[i]) - exact)
+        assert err <= 8 * backend.eps * (scale + 1), (i, float(err), float(scale))
+
+
+def test_kl_div_gradients_are_softmax_minus_target_and_finite_at_zeros(rng):
+    z, q = kl_data(rng)
+    zt = torch.tensor(z, requires_grad=True)
+    qt = torch.tensor(q, requires_grad=True)
+    gz, gq = torch.autograd.grad(lb.kl_div(zt, qt), (zt, qt))
+    expected = (torch.softmax(zt.detach(), -1) - qt.detach()) / N
+    torch.testing.assert_close(gz, expected, rtol=1e-12, atol=1e-15)
+    assert torch.isfinite(gq).all()
+    assert torch.all(gq[q == 0] == 0)
+    z2 = torch.tensor(2 * rng.standard_normal((3, 4)), requires_grad=True)
+    q2 = torch.tensor(rng.dirichlet(np.ones(4), 3))
+    assert torch.autograd.gradcheck(lambda a: lb.kl_div(a, q2), (z2,))
+    assert torch.autograd.gradgradcheck(lambda a: lb.kl_div(a, q2), (z2,))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_kl_div_at_huge_logits_is_finite(dtype):
+    z = torch.tensor([[1e4, 0.0, -1e4], [-1e4, 1e4, 1e4]], dtype=dtype)
+    z.requires_grad_(True)
+    q = torch.tensor([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]], dtype=dtype)
+    out = lb.kl_div(z, q, reduction="none")
+    expected = [1.5e4 + math.log(0.5), 2e4 + math.log(2.0)]
+    np.testing.assert_allclose(out.tolist(), expected, rtol=4 * torch.finfo(dtype).eps)
+    (g,) = torch.autograd.grad(out.sum(), z)
+    assert torch.isfinite(g).all()
+
+
+@pytest.mark.parametrize("make", [np.asarray, torch.tensor])
+def test_kl_div_errors(make):
+    z = make(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"must be floating \(one-hot\? use \.float"):
+        lb.kl_div(z, make(np.array([[0, 1, 0], [1, 0, 0]])))
+    with pytest.raises(ValueError, match=r"`target` must hold rows .* summing to 1"):
+        lb.kl_div(z, make(np.full((2, 3), 0.5)))
+    with pytest.raises(ValueError, match=r"class probabilities in \[0, 1\], found"):
+        lb.kl_div(z, make(np.array([[1.5, -0.5, 0.0], [1.0, 0.0, 0.0]])))
+    with pytest.raises(ValueError, match=r"`logits` and `target` must have the same"):
+        lb.kl_div(z, make(np.full((2, 2), 0.5)))
+    with pytest.raises(ValueError, match=r"`logits` must be 2-D"):
+        lb.kl_div(make(np.zeros(3)), make(np.full(3, 1 / 3)))
+    with pytest.raises(ValueError, match=r"`logits` is empty"):
+        lb.kl_div(make(np.zeros((0, 3))), make(np.zeros((0, 3))))
+    with pytest.raises(ValueError, match=r"'mean', 'sum' or 'none', got 'batchmean'"):
+        lb.kl_div(z, make(np.full((2, 3), 1 / 3)), reduction="batchmean")
