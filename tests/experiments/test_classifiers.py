@@ -85,6 +85,43 @@ def test_svm_objective_no_worse_than_a_grid_search():
     assert svm.objective.min() <= best_grid + 1e-4
 
 
+def _svm_qp_minimum(X, y, lam):
+    """The exact SVM objective minimum: the primal QP over (w, b, xi), by SLSQP."""
+    from scipy import optimize
+
+    n, d = X.shape
+
+    def f(v):
+        return v[d + 1 :].mean() + lam * v[:d] @ v[:d]
+
+    cons = [
+        # margins: y_i (w x_i + b) - 1 + xi_i >= 0, and xi_i >= 0
+        {"type": "ineq", "fun": lambda v: y * (X @ v[:d] + v[d]) - 1 + v[d + 1 :]},
+        {"type": "ineq", "fun": lambda v: v[d + 1 :]},
+    ]
+    v0 = np.concatenate([np.zeros(d + 1), np.ones(n)])
+    res = optimize.minimize(
+        f, v0, constraints=cons, method="SLSQP", options={"ftol": 1e-12, "maxiter": 500}
+    )
+    assert res.success
+    return res.fun, res.x[d]
+
+
+@pytest.mark.parametrize(
+    ("distance", "lam", "steps"), [(3.0, 0.01, 1000), (2.0, 0.05, 500)]
+)
+def test_svm_best_iterate_is_near_the_qp_minimum_despite_the_free_bias(
+    distance, lam, steps
+):
+    # the objective is not strongly convex in the unpenalised bias, so the
+    # Pegasos rate does not apply to b; the best iterate still comes close
+    X, y = _signed_blobs(50, distance, seed=0)
+    svm = fit_linear_svm(X, y, lam=lam, steps=steps)
+    best, b = _svm_qp_minimum(X, y, lam)
+    assert best <= svm.objective.min() <= best * 1.005
+    assert abs(svm.b - b) < 0.1
+
+
 def test_svm_objective_matches_torch():
     rng = np.random.default_rng(2)
     X, y = rng.normal(size=(30, 3)), rng.choice([-1.0, 1.0], size=30)
