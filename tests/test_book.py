@@ -163,3 +163,111 @@ def test_config_serves_mathjax_locally_and_offers_downloads():
     assert CONFIG["repository"]["url"].startswith("https://")
     assert CONFIG["launch_buttons"]["binderhub_url"]
     assert CONFIG["launch_buttons"]["colab_url"]
+
+
+# --- the presentation standard ("How a chapter looks") --------------------------
+
+MAX_WIDTH = 88
+FIGURE_NAME = re.compile(r"^fig-ch(\d\d)-[a-z0-9-]+$")
+PANEL_PROSE = re.compile(
+    r"\b(?:figure|fig\.|panel)\s*\(?[a-d]\)"
+    r"|\b(?:left|right|upper|lower|top|bottom)(?:-hand)? (?:panel|plot|figure)\b",
+    re.IGNORECASE,
+)
+
+
+def _markdown(nb):
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def _figure_cells(nb):
+    return [
+        c
+        for c in nb.cells
+        if c.cell_type == "code"
+        and any("image/png" in o.get("data", {}) for o in c.outputs)
+    ]
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_every_figure_is_numbered_captioned_described_and_referenced(name):
+    nb = _notebook(name)
+    number = CHAPTER_NAME.match(name).group(1)
+    text = _markdown(nb)
+    problems = []
+    for cell in _figure_cells(nb):
+        where = cell.source.strip().splitlines()[0][:60] if cell.source else "?"
+        meta = cell.metadata.get("mystnb", {})
+        figure, image = meta.get("figure", {}), meta.get("image", {})
+        fig = figure.get("name", "")
+        pngs = sum("image/png" in o.get("data", {}) for o in cell.outputs)
+        if pngs != 1:
+            problems.append(f"{where!r}: {pngs} images in one cell (one figure each)")
+        match = FIGURE_NAME.match(fig)
+        if not match or match.group(1) != number:
+            problems.append(f"{where!r}: figure name {fig!r} is not fig-ch{number}-...")
+        if len(figure.get("caption", "").strip()) < 20:
+            problems.append(f"{where!r} ({fig}): no caption (mystnb.figure.caption)")
+        if len(image.get("alt", "").strip()) < 20:
+            problems.append(f"{where!r} ({fig}): no alt text (mystnb.image.alt)")
+        ref = rf"\{{numref\}}`(?:[^`<]*<)?{re.escape(fig)}>?`"
+        if fig and not re.search(ref, text):
+            problems.append(f"{fig}: never referenced with {{numref}}")
+        if "hide-input" not in cell.metadata.get("tags", []):
+            problems.append(f"{where!r} ({fig}): plotting code not folded (hide-input)")
+    assert not problems, f"{name}:\n  " + "\n  ".join(problems)
+
+
+def _text_outputs(cell):
+    for out in cell.outputs:
+        if out.get("output_type") == "stream":
+            yield out.get("text", "")
+        elif "data" in out:
+            data = out["data"]
+            richer = {"image/png", "text/html", "text/markdown", "text/latex"}
+            if "text/plain" in data and not richer & set(data):
+                yield data["text/plain"]
+        elif out.get("output_type") == "error":
+            yield "\n".join(out.get("traceback", []))
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_no_code_or_output_line_is_wider_than_the_page(name):
+    nb = _notebook(name)
+    wide = []
+    for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        texts = [("source", cell.source)] + [("output", t) for t in _text_outputs(cell)]
+        for kind, text in texts:
+            for line in text.splitlines():
+                if len(line) > MAX_WIDTH:
+                    wide.append(f"code cell {i + 1} {kind}: {len(line)} chars: {line}")
+    assert not wide, f"{name}: lines over {MAX_WIDTH} characters\n  " + "\n  ".join(
+        wide
+    )
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_links_the_glossary_and_names_no_panels(name):
+    text = _markdown(_notebook(name))
+    assert re.search(r"\{term\}`", text), f"{name}: no {{term}} link to the glossary"
+    panels = [m.group(0) for m in PANEL_PROSE.finditer(text)]
+    assert not panels, f"{name}: refer to figures by {{numref}}, not {panels}"
+    assert re.search(r"learning objectives", text, re.IGNORECASE), (
+        f"{name}: no learning objectives"
+    )
+
+
+def test_glossary_is_sorted_and_bilingual():
+    text = (ROOT / "chapters" / "glossary.md").read_text(encoding="utf-8")
+    block = re.search(r"```\{glossary\}\n(.*?)(?:\n```|\Z)", text, re.DOTALL)
+    assert block, "chapters/glossary.md has no {glossary} block"
+    body = block.group(1)
+    entries = re.findall(r"^([^\s:][^\n]*)\n((?:[ \t]+[^\n]*\n?)+)", body, re.M)
+    terms = [term.strip() for term, _ in entries]
+    assert len(terms) >= 20, f"only {len(terms)} glossary terms"
+    # Sphinx sorts the rendered glossary (:sorted:), or the source is in order
+    in_order = terms == sorted(terms, key=str.casefold)
+    assert in_order or re.search(r"^:sorted:", body, re.M), "glossary is not sorted"
+    assert len(set(map(str.casefold, terms))) == len(terms), "a term is listed twice"
+    no_chinese = [t for t, body in entries if not re.search(r"[\u3400-\u9fff]", body)]
+    assert not no_chinese, f"glossary terms without the notes' Chinese: {no_chinese}"

@@ -217,6 +217,7 @@ class PageReport:
     menu_problems: list[str] = field(default_factory=list)
     screenshot: Path | None = None
     has_cjk: bool = False  # Chinese text: the screenshot needs a CJK font
+    search_boxes: list[str] = field(default_factory=list)  # visible ones
 
     def __repr__(self) -> str:  # keep assertion messages short
         return f"PageReport({self.path!r})"
@@ -322,6 +323,96 @@ async (timeoutMs) => {
   };
 }
 """
+
+
+# Visible search boxes and buttons (the theme hides the ones a width does not use).
+SEARCH_BOXES_JS = r"""
+() => [...document.querySelectorAll(".search-button-field, .search-button")]
+  .filter((el) => el.offsetParent !== null && el.getClientRects().length > 0)
+  .map((el) => el.className + " @ " + Math.round(el.getBoundingClientRect().top) + "px")
+"""
+
+# Display equations wider than the article's column (MathJax's box against the
+# column's box), skipping hidden ones (folded solutions have no size).
+EQUATION_OVERFLOW_JS = r"""
+() => {
+  const column = document.querySelector("article.bd-article") || document.body;
+  const box = column.getBoundingClientRect();
+  const style = getComputedStyle(column);
+  const left = box.left + parseFloat(style.paddingLeft) - 1;
+  const right = box.right - parseFloat(style.paddingRight) + 1;
+  const wide = [];
+  for (const el of document.querySelectorAll('mjx-container[display="true"]')) {
+    const math = el.querySelector("mjx-math") || el;
+    const r = math.getBoundingClientRect();
+    if (r.width === 0) continue;
+    if (r.left < left || r.right > right) {
+      const where = el.closest("[id]");
+      wide.push((where ? "#" + where.id + ": " : "") + Math.round(r.width)
+                + " px wide, column " + Math.round(right - left) + " px");
+    }
+  }
+  return wide;
+}
+"""
+
+PHONE_VIEWPORT = {"width": 390, "height": 844}
+
+
+@dataclass
+class PhoneReport:
+    """What a visit of one page at a phone's width (390 px) recorded."""
+
+    path: str
+    equations: int = 0
+    overflowing: list[str] = field(default_factory=list)
+    search_boxes: list[str] = field(default_factory=list)
+    page_width: int = 0
+
+    def __repr__(self) -> str:
+        return f"PhoneReport({self.path!r})"
+
+
+def visit_phone(browser, base_url: str, path: str) -> PhoneReport:
+    """Open one page at 390 px and measure its display equations."""
+    report = PhoneReport(path=path)
+    context = browser.new_context(
+        viewport=PHONE_VIEWPORT,
+        device_scale_factor=1,
+        is_mobile=True,
+        has_touch=True,
+        service_workers="block",
+    )
+    context.set_default_timeout(NAVIGATION_TIMEOUT_MS)
+    context.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if is_local(route.request.url)
+            else route.abort("blockedbyclient")
+        ),
+    )
+    try:
+        page = context.new_page()
+        page.goto(base_url + path, wait_until="load")
+        # a redirect page (Jupyter Book's index.html) navigates on: follow it
+        page.wait_for_timeout(250)
+        page.wait_for_load_state("load")
+        if page.locator(".math").count():
+            page.wait_for_function(MATHJAX_READY_JS, timeout=MATHJAX_START_MS)
+            done = page.evaluate(MATHJAX_DONE_JS, MATHJAX_TIMEOUT_MS)
+            if done is not True:
+                raise AssertionError(f"MathJax did not finish at 390 px: {done}")
+        report.equations = page.locator('mjx-container[display="true"]').count()
+        report.overflowing = page.evaluate(EQUATION_OVERFLOW_JS)
+        report.search_boxes = page.evaluate(SEARCH_BOXES_JS)
+        # a mobile browser widens its layout viewport to fit wider content
+        report.page_width = page.evaluate(
+            "() => Math.max(window.innerWidth, document.documentElement.scrollWidth)"
+        )
+    finally:
+        context.close()
+    return report
 
 
 # sphinx-book-theme's header dropdowns: download (.ipynb, .pdf) and launch buttons.
@@ -440,6 +531,7 @@ def visit(browser, base_url: str, path: str, screenshot: Path | None) -> PageRep
         report.math_errors = state["errors"]
         report.raw_tex = page.evaluate(RAW_TEX_JS)
 
+        report.search_boxes = page.evaluate(SEARCH_BOXES_JS)
         images = page.evaluate(IMAGES_JS, IMAGE_TIMEOUT_MS)
         report.images = images["count"]
         report.broken_images = images["broken"]
@@ -498,6 +590,29 @@ def visit_page(site_url, chromium, _visits):
             except Exception as error:  # re-raised for every test of this page
                 _visits[path] = error
         result = _visits[path]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def _phone_visits() -> dict:
+    return {}
+
+
+@pytest.fixture
+def visit_page_on_phone(site_url, chromium, _phone_visits):
+    """Return the (cached) :class:`PhoneReport` of a page at 390 px."""
+
+    def get(path: str) -> PhoneReport:
+        if path not in _phone_visits:
+            try:
+                _phone_visits[path] = visit_phone(chromium, site_url, path)
+            except Exception as error:  # re-raised for every test of this page
+                _phone_visits[path] = error
+        result = _phone_visits[path]
         if isinstance(result, Exception):
             raise result
         return result

@@ -167,3 +167,34 @@ def test_chapter_screenshot(chapter_path, visit_page, cjk_fonts):
     )
     assert width >= 1280, f"screenshot {width} px wide"
     assert height > 900, f"screenshot {height} px high: not the full page"
+
+
+def test_one_search_box(page_path, visit_page):
+    report = visit_page(page_path)
+    assert len(report.search_boxes) == 1, "visible search boxes at 1280 px:" + _lines(
+        report.search_boxes
+    )
+
+
+def test_one_search_box_on_a_phone(page_path, visit_page_on_phone):
+    report = visit_page_on_phone(page_path)
+    assert len(report.search_boxes) == 1, "visible search boxes at 390 px:" + _lines(
+        report.search_boxes
+    )
+
+
+# The API reference renders the library's docstrings, whose formulas are written
+# for a desktop width; there a wide formula scrolls inside its own box
+# (lossbook.css), and the page itself must still fit the phone.
+SCROLLING_FORMULAS = {"chapters/api.html"}
+
+
+def test_equations_fit_a_phone(page_path, visit_page_on_phone):
+    report = visit_page_on_phone(page_path)
+    assert report.page_width <= 390, f"the page is {report.page_width} px wide"
+    if page_path in SCROLLING_FORMULAS:
+        return
+    assert not report.overflowing, (
+        "display equations wider than the column at 390 px (split them over "
+        "aligned rows):" + _lines(report.overflowing)
+    )
