@@ -37,7 +37,13 @@ from .classification import (
     zero_one,
 )
 from .detection import ciou_loss, dice, diou_loss, focal, giou_loss, iou_loss
-from .likelihood import bernoulli_nll, categorical_nll, gaussian_nll, laplace_nll
+from .likelihood import (
+    bernoulli_nll,
+    categorical_nll,
+    gaussian_nll,
+    laplace_nll,
+    poisson_nll,
+)
 from .metric import contrastive, info_nce, triplet
 from .regression import huber, log_cosh, mae, mse, pinball, smooth_l1
 from .rl import policy_gradient, ppo_clip, value_loss
@@ -102,6 +108,7 @@ __all__ = [
     "mse",
     "nn",
     "pinball",
+    "poisson_nll",
     "policy_gradient",
     "ppo_clip",
     "regression",

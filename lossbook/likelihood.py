@@ -22,7 +22,13 @@ from ._backend import (
     reduce,
 )
 
-__all__ = ["bernoulli_nll", "categorical_nll", "gaussian_nll", "laplace_nll"]
+__all__ = [
+    "bernoulli_nll",
+    "categorical_nll",
+    "gaussian_nll",
+    "laplace_nll",
+    "poisson_nll",
+]
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _LOG_2 = math.log(2.0)
@@ -174,6 +180,83 @@ def laplace_nll(pred, target, *, b=1.0, reduction="mean"):
     xp, r, b = _location_scale(pred, target, b, "b", reduction)
     # log 2 + log b: no overflow of 2 b
     loss = _LOG_2 + xp.log(b) + regression._mae(xp, r / b)
+    return reduce(xp, loss, reduction)
+
+
+def _lgamma(x):
+    """log Gamma(x), element-wise: torch's kernel, SciPy's for NumPy."""
+    if _is_torch(x):
+        return x.lgamma()
+    from scipy.special import gammaln  # imported on first use, like torch
+
+    return gammaln(x)
+
+
+def poisson_nll(log_rate, target, *, reduction="mean"):
+    r"""Negative log-likelihood of Poisson counts with a predicted log-rate.
+
+    With :math:`P(y \mid \lambda) = \lambda^y e^{-\lambda} / y!` and
+    :math:`\lambda = e^{s}`,
+
+    .. math::
+
+        \ell_i = -\log P(y_i \mid e^{s_i})
+        = e^{s_i} - y_i s_i + \log \Gamma(y_i + 1)
+
+    Parameters
+    ----------
+    log_rate : array_like or torch.Tensor
+        The predicted log-rate :math:`s = \log\lambda`, any shape (a linear
+        output: the rate :math:`e^s` is positive by construction).
+    target : array_like or torch.Tensor
+        Observed counts :math:`y \ge 0`, same shape (non-integer values are
+        allowed; :math:`\log\Gamma(y + 1)` extends :math:`\log y!`).
+    reduction : {"mean", "sum", "none"}, default "mean"
+        How the per-element losses are combined.
+
+    Returns
+    -------
+    loss : numpy.ndarray or torch.Tensor
+        0-d when reduced, else the shape of ``log_rate``.
+
+    Raises
+    ------
+    ValueError
+        If ``target`` holds negative (or NaN) counts, the shapes differ,
+        ``reduction`` is unknown, or the input is empty with
+        ``reduction="mean"``.
+    TypeError
+        If NumPy and torch inputs are mixed.
+
+    Notes
+    -----
+    The gradient is :math:`e^{s} - y`: zero where the predicted rate equals
+    the count, as for the squared error of a Gaussian model. The term
+    :math:`\log\Gamma(y + 1)` does not depend on the prediction, so it
+    changes no gradient; with it, the loss is the exact negative
+    log-likelihood (and sums to the log-likelihood of a data set).
+    ``torch.nn.functional.poisson_nll_loss(log_input=True, full=False)``
+    drops it; ``full=True`` adds Stirling's approximation
+    :math:`y \log y - y + \tfrac12 \log(2\pi y)` for :math:`y > 1` only.
+    Near the optimum the three terms cancel, so the absolute error is a
+    few ulps of the largest term, :math:`\max(e^s, |y s|, \log\Gamma(y+1))`.
+    Equals ``-torch.distributions.Poisson(rate=exp(s)).log_prob(y)``.
+
+    References
+    ----------
+    .. [1] P. McCullagh and J. A. Nelder, *Generalized Linear Models*, 2nd
+       ed., Chapman and Hall, 1989, sec. 6.2.
+
+    Examples
+    --------
+    >>> import math
+    >>> import lossbook as lb
+    >>> lb.poisson_nll([0.0, math.log(3.0)], [0.0, 3.0], reduction="none")
+    array([1.       , 1.4959226])
+    """
+    xp, s, y = _checks.inputs(reduction, log_rate=log_rate, target=target)
+    _checks.in_range(y, "target", 0.0, math.inf, "counts")
+    loss = xp.exp(s) - y * s + _lgamma(y + 1)
     return reduce(xp, loss, reduction)
 
 

@@ -323,3 +323,130 @@ def test_nlls_are_at_least_their_normalising_constant_with_equality_at_r_0(r, sc
     np.testing.assert_array_equal(
         g, gaussian_nll(zero, r, sigma=scale, reduction="none")
     )
+
+
+# --- Poisson counts with a predicted log-rate ---
+
+
+def poisson_data(rng, shape=(5, 6)):
+    s = 2.0 * rng.standard_normal(shape)
+    y = rng.poisson(np.exp(s)).astype(float)
+    y.flat[:4] = [0.0, 1.0, 2.5, 1e4]  # zero, one, a non-integer, a big count
+    s.flat[3] = math.log(1e4)
+    return s, y
+
+
+def _poisson_scale(s, y):
+    """The size of the terms that cancel: what rounding can cost, element-wise."""
+    from scipy.special import gammaln
+
+    return np.exp(s) + np.abs(y * s) + gammaln(y + 1) + 1
+
+
+def test_poisson_nll_matches_torch_functional_plus_log_factorial(
+    backend, reduction, rng
+):
+    s, y = poisson_data(rng)
+    got = lb.poisson_nll(backend(s), backend(y), reduction=reduction)
+    backend.check_native(got, s.shape if reduction == "none" else ())
+    st_, yt = backend.torch(s), backend.torch(y)
+    ref = F.poisson_nll_loss(st_, yt, log_input=True, full=False, reduction="none")
+    ref = reduce_t(ref + torch.lgamma(yt + 1), reduction)
+    bound = 16 * backend.eps * _poisson_scale(s, y)
+    bound = {"none": bound, "sum": bound.sum(), "mean": bound.mean()}[reduction]
+    assert np.all(np.abs(backend.numpy(got) - ref.numpy()) <= bound)
+
+
+def test_poisson_nll_is_minus_the_log_pmf_of_torch_distributions(rng):
+    s, y = poisson_data(rng)
+    got = lb.poisson_nll(torch.tensor(s), torch.tensor(y), reduction="none")
+    integral = y == np.round(y)  # the pmf of torch needs integer counts
+    rate = torch.tensor(np.exp(s))
+    ref = -torch.distributions.Poisson(rate, validate_args=False).log_prob(
+        torch.tensor(y)
+    )
+    np.testing.assert_allclose(
+        got.numpy()[integral],
+        ref.numpy()[integral],
+        rtol=0,
+        atol=1e-13 * _poisson_scale(s, y).max(),
+    )
+
+
+def test_poisson_nll_is_accurate_against_mpmath_up_to_its_conditioning(backend, mp):
+    rng = np.random.default_rng(21)
+    s, y = poisson_data(rng, (60,))
+    s = np.concatenate([s, [-700.0, 80.0, 0.0, math.log(7.0)]]).astype(backend.dtype)
+    y = np.concatenate([y, [0.0, 1e30, 1e-3, 7.0]]).astype(backend.dtype)
+    got = backend.numpy(lb.poisson_nll(backend(s), backend(y), reduction="none"))
+    for g, si, yi in zip(got, s, y, strict=True):
+        with mpmath.workdps(60):
+            sv, yv = mp.f(si), mp.f(yi)
+            exact = mpmath.exp(sv) - yv * sv + mpmath.loggamma(yv + 1)
+            scale = mpmath.exp(sv) + abs(yv * sv) + abs(mpmath.loggamma(yv + 1))
+        if not math.isfinite(float(g)):  # e^80 overflows float32: so does the truth
+            assert float(exact) > np.finfo(backend.dtype).max
+            continue
+        assert abs(mp.f(g) - exact) <= 4 * backend.eps * scale + 1e-300
+
+
+def test_poisson_nll_full_torch_differs_by_stirlings_error_only(rng):
+    s, y = poisson_data(rng)
+    ours = lb.poisson_nll(torch.tensor(s), torch.tensor(y), reduction="none")
+    full = F.poisson_nll_loss(
+        torch.tensor(s), torch.tensor(y), log_input=True, full=True, reduction="none"
+    )
+    yt = torch.tensor(y)
+    stirling = torch.where(
+        yt > 1, yt * yt.log() - yt + 0.5 * (2 * math.pi * yt).log(), 0.0
+    )
+    torch.testing.assert_close(
+        ours - torch.lgamma(yt + 1) + stirling, full, rtol=1e-12, atol=1e-9
+    )
+    # Stirling's formula underestimates log y! by about 1 / (12 y)
+    big = y > 1
+    gap = (torch.lgamma(yt + 1) - stirling).numpy()[big]
+    np.testing.assert_allclose(gap, 1 / (12 * y[big]), rtol=0.2)
+
+
+def test_poisson_nll_gradient_is_rate_minus_count(rng):
+    s, y = poisson_data(rng)
+    st_ = torch.tensor(s, requires_grad=True)
+    (g,) = torch.autograd.grad(lb.poisson_nll(st_, torch.tensor(y)), st_)
+    np.testing.assert_allclose(
+        g.numpy(), (np.exp(s) - y) / s.size, rtol=1e-13, atol=1e-16 * y.max()
+    )
+    a = torch.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    b = torch.tensor(rng.uniform(0.5, 4.0, (3, 4)), requires_grad=True)
+    assert torch.autograd.gradcheck(lambda u, v: lb.poisson_nll(u, v), (a, b))
+    assert torch.autograd.gradgradcheck(lambda u: lb.poisson_nll(u, b.detach()), (a,))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_poisson_nll_numpy_equals_torch_and_keeps_the_dtype(dtype, reduction, rng):
+    s, y = (x.astype(dtype) for x in poisson_data(rng))
+    a = lb.poisson_nll(s, y, reduction=reduction)
+    b = lb.poisson_nll(torch.from_numpy(s), torch.from_numpy(y), reduction=reduction)
+    assert np.asarray(a).dtype == dtype
+    assert b.dtype == torch.from_numpy(s).dtype
+    scale = _poisson_scale(s.astype(float), y.astype(float))
+    bound = 8 * np.finfo(dtype).eps * scale
+    bound = {"none": bound, "sum": bound.sum(), "mean": bound.mean()}[reduction]
+    assert np.all(np.abs(np.asarray(a, float) - b.numpy().astype(float)) <= bound)
+
+
+@pytest.mark.parametrize("make", [np.asarray, torch.tensor])
+def test_poisson_nll_errors(make):
+    x = make(np.zeros(3))
+    with pytest.raises(
+        ValueError, match=r"`target` must hold counts in \[0, inf\], found -1.0"
+    ):
+        lb.poisson_nll(x, make(np.array([1.0, -1.0, 0.0])))
+    with pytest.raises(ValueError, match=r"found nan"):
+        lb.poisson_nll(x, make(np.array([1.0, math.nan, 0.0])))
+    with pytest.raises(ValueError, match=r"`log_rate` and `target` must have the same"):
+        lb.poisson_nll(x, make(np.zeros(2)))
+    with pytest.raises(ValueError, match=r"`log_rate` is empty"):
+        lb.poisson_nll(make(np.zeros(0)), make(np.zeros(0)))
+    with pytest.raises(ValueError, match=r"'mean', 'sum' or 'none', got 'avg'"):
+        lb.poisson_nll(x, x, reduction="avg")
