@@ -15,7 +15,7 @@ MATHJAX := _build/_mathjax/_static/mathjax/tex-chtml.js
 JUPYTERLAB := jupyterlab==4.6.6
 BUILD := $(BIN)/jupyter-book build . -W -n --keep-going
 
-.PHONY: book test lab serve student chromium clean
+.PHONY: book test lab serve student pdf publish chromium poppler clean
 
 # --- set-up -------------------------------------------------------------------
 $(STAMP): requirements.txt pyproject.toml
@@ -77,6 +77,30 @@ student: $(MATHJAX)
 	$(BIN)/python tests/student_edition.py _build/student-src
 	cd _build/student-src && ../../$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Student edition: file://$(CURDIR)/_build/student-src/_build/html/index.html"
+
+# The whole book as one PDF (Chromium prints each page of the HTML build once
+# MathJax has typeset it; poppler joins them).
+pdf: $(MATHJAX) chromium poppler
+	$(BUILD)
+	$(BIN)/python tests/book_pdf.py $(HTML) _build/pdf/lossbook.pdf
+
+poppler:
+	@command -v pdfunite >/dev/null 2>&1 || { \
+	  echo "Installing Debian's poppler-utils (needs root or sudo)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq poppler-utils >/dev/null; }
+
+# The static site, ready to upload to any static host (GitHub Pages, Netlify, an
+# S3 bucket, a web server's directory): the HTML book, its PDF and the student
+# edition, in _build/publish/ and as _build/lossbook-site.tar.gz.
+publish: pdf student
+	rm -rf _build/publish && mkdir -p _build/publish
+	cp -r $(HTML)/. _build/publish/
+	cp -r _build/student-src/_build/html _build/publish/student
+	cp _build/pdf/lossbook.pdf _build/publish/lossbook.pdf
+	touch _build/publish/.nojekyll
+	tar -czf _build/lossbook-site.tar.gz -C _build/publish .
+	@echo "Upload _build/publish/ (or _build/lossbook-site.tar.gz) to a static host."
 
 clean:
 	rm -rf _build
