@@ -37,19 +37,16 @@ _LOG_2 = math.log(2.0)
 def _location_scale(pred, target, scale, name, reduction):
     """Checker of the location-scale family; returns ``(xp, residual, scale)``.
 
-    ``scale`` is a positive number, or an array/tensor that is 0-d or of
-    ``pred``'s shape (heteroscedastic noise, or a learnable scale).
+    ``scale`` is a positive number, or an array/tensor that broadcasts to
+    ``pred``'s shape (a learnable scale, or heteroscedastic noise); gradients
+    flow to a tensor scale.
     """
     check_reduction(reduction)
     if _is_torch(scale) or isinstance(scale, np.ndarray | list | tuple):
         xp, p, t, s = arrays(
             pred=pred, target=target, **{name: scale}, float_args=("target", name)
         )
-        if s.ndim != 0 and tuple(s.shape) != tuple(p.shape):
-            raise ValueError(
-                f"`{name}` must be a number, a 0-d array or an array of `pred`'s "
-                f"shape {tuple(p.shape)}, got shape {tuple(s.shape)}"
-            )
+        _checks.broadcastable(s, p, name, "pred")
         _checks.positive_values(s, name)
     else:
         value = _checks.hyper(name, scale, "positive")
@@ -76,9 +73,11 @@ def gaussian_nll(pred, target, *, sigma=1.0, reduction="mean"):
     target : array_like or torch.Tensor
         Observations :math:`y`, same shape.
     sigma : float or array_like or torch.Tensor, default 1.0
-        Noise standard deviation :math:`\sigma > 0`: a number, or a 0-d array
-        or an array of ``pred``'s shape (heteroscedastic or learnable; its
-        gradient flows for torch tensors).
+        Noise standard deviation :math:`\sigma > 0`: a number, or an array
+        (a tensor for torch inputs) that broadcasts to ``pred``'s shape: 0-d
+        for a learnable scale, per element for heteroscedastic noise (e.g. a
+        second output of the network, through ``exp`` or ``softplus``). Its
+        gradient flows for torch tensors.
     reduction : {"mean", "sum", "none"}, default "mean"
         How the per-element losses are combined.
 
@@ -90,11 +89,12 @@ def gaussian_nll(pred, target, *, sigma=1.0, reduction="mean"):
     Raises
     ------
     ValueError
-        If ``sigma`` is not positive and finite or has a wrong shape, the
-        shapes differ, ``reduction`` is unknown, or the input is empty with
+        If ``sigma`` is not positive and finite or does not broadcast to
+        ``pred``, the shapes of ``pred`` and ``target`` differ,
+        ``reduction`` is unknown, or the input is empty with
         ``reduction="mean"``.
     TypeError
-        If NumPy and torch inputs are mixed.
+        If NumPy and torch inputs are mixed (``sigma`` included).
 
     Notes
     -----
@@ -139,8 +139,9 @@ def laplace_nll(pred, target, *, b=1.0, reduction="mean"):
     target : array_like or torch.Tensor
         Observations :math:`y`, same shape.
     b : float or array_like or torch.Tensor, default 1.0
-        Scale :math:`b > 0` (the mean absolute deviation): a number, or a 0-d
-        array or an array of ``pred``'s shape.
+        Scale :math:`b > 0` (the mean absolute deviation): a number, or an
+        array (a tensor for torch inputs) that broadcasts to ``pred``'s shape
+        (learnable or per element, as ``sigma`` of :func:`gaussian_nll`).
     reduction : {"mean", "sum", "none"}, default "mean"
         How the per-element losses are combined.
 
@@ -152,11 +153,12 @@ def laplace_nll(pred, target, *, b=1.0, reduction="mean"):
     Raises
     ------
     ValueError
-        If ``b`` is not positive and finite or has a wrong shape, the shapes
-        differ, ``reduction`` is unknown, or the input is empty with
+        If ``b`` is not positive and finite or does not broadcast to
+        ``pred``, the shapes of ``pred`` and ``target`` differ,
+        ``reduction`` is unknown, or the input is empty with
         ``reduction="mean"``.
     TypeError
-        If NumPy and torch inputs are mixed.
+        If NumPy and torch inputs are mixed (``b`` included).
 
     Notes
     -----

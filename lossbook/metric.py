@@ -7,9 +7,11 @@ Euclidean, computed with a finite gradient where two embeddings coincide.
 from __future__ import annotations
 
 import array_api_compat
+import numpy as np
 
 from . import _checks, classification
 from ._backend import (
+    _is_torch,
     arrays,
     check_not_empty_for_mean,
     check_reduction,
@@ -22,14 +24,18 @@ __all__ = ["contrastive", "info_nce", "triplet"]
 _NORMALIZE_EPS = 1e-12  # torch.nn.functional.normalize's floor on the norm
 
 
-def _embeddings(reduction, embeddings, labels=None):
+def _embeddings(reduction, embeddings, labels=None, temperature=None):
     """The family's checker: equal ``(N, D)`` shapes with ``D >= 1``.
 
     ``embeddings`` maps names to inputs; ``labels`` (optional) is the pair
-    labels ``same`` of shape ``(N,)``. Returns ``(xp, *embeddings[, labels])``.
+    labels ``same`` of shape ``(N,)``; ``temperature`` (optional) a learnable
+    scale, a 0-d array or tensor. Returns ``(xp, *embeddings[, labels][,
+    temperature])``.
     """
     check_reduction(reduction)
     named = dict(embeddings) if labels is None else {**embeddings, "same": labels}
+    if temperature is not None:
+        named["temperature"] = temperature
     names = tuple(named)
     xp, *values = arrays(**named, float_args=names[1:])
     first = values[0]
@@ -41,13 +47,21 @@ def _embeddings(reduction, embeddings, labels=None):
     for name, value in zip(names[1 : len(embeddings)], values[1:], strict=False):
         _checks.same_shape(first, value, (names[0], name))
     if labels is not None:
-        same = values[-1]
+        same = values[len(embeddings)]
         if tuple(same.shape) != (first.shape[0],):
             raise ValueError(
                 f"`same` must have shape (N,) = ({first.shape[0]},), one label per "
                 f"pair, got {tuple(same.shape)}"
             )
         _checks.in_set(same, "same", (0.0, 1.0), "pair labels (1 similar, 0 not)")
+    if temperature is not None:
+        t = values[-1]
+        if t.ndim != 0:
+            raise ValueError(
+                "`temperature` must be a number or a 0-d array or tensor (one "
+                f"scale for the batch), got shape {tuple(t.shape)}"
+            )
+        _checks.positive_values(t, "temperature")
     check_not_empty_for_mean(first, reduction, names[0])
     return xp, *values
 
@@ -223,8 +237,11 @@ def info_nce(query, key, *, temperature=0.07, symmetric=False, reduction="mean")
     query, key : array_like or torch.Tensor
         Shape ``(N, D)``: row ``i`` of ``key`` is the positive for row ``i``
         of ``query`` (two views, or image and text).
-    temperature : float, default 0.07
-        :math:`\tau > 0`; small values sharpen the softmax over negatives.
+    temperature : float or array_like or torch.Tensor, default 0.07
+        :math:`\tau > 0`; small values sharpen the softmax over negatives. A
+        number, or a 0-d array (a tensor for torch inputs): a learnable
+        temperature, to which gradients flow (CLIP learns
+        :math:`\log(1/\tau)` and passes ``1 / logit_scale.exp()``).
     symmetric : bool, default False
         If True, average the query-to-key and key-to-query losses of each
         pair (CLIP's loss).
@@ -240,10 +257,11 @@ def info_nce(query, key, *, temperature=0.07, symmetric=False, reduction="mean")
     ------
     ValueError
         If ``query`` is not 2-D with at least one feature, the shapes differ,
-        ``temperature <= 0``, ``symmetric`` is not a bool, ``reduction`` is
-        unknown, or the input is empty with ``reduction="mean"``.
+        ``temperature`` is not positive and finite or not 0-d, ``symmetric``
+        is not a bool, ``reduction`` is unknown, or the input is empty with
+        ``reduction="mean"``.
     TypeError
-        If NumPy and torch inputs are mixed.
+        If NumPy and torch inputs are mixed (``temperature`` included).
 
     Notes
     -----
@@ -270,10 +288,18 @@ def info_nce(query, key, *, temperature=0.07, symmetric=False, reduction="mean")
     >>> lb.info_nce(q, q, temperature=1.0, reduction="none")
     array([0.31326169, 0.31326169])
     """
-    temperature = _checks.hyper("temperature", temperature, "positive")
+    if _is_torch(temperature) or isinstance(temperature, (np.ndarray, list, tuple)):
+        learnable = temperature  # checked and converted with the embeddings
+    else:
+        learnable = None
+        temperature = _checks.hyper("temperature", temperature, "positive")
     if not isinstance(symmetric, bool):
         raise ValueError(f"symmetric must be True or False, got {symmetric!r}")
-    xp, q, k = _embeddings(reduction, {"query": query, "key": key})
+    xp, q, k, *t = _embeddings(
+        reduction, {"query": query, "key": key}, temperature=learnable
+    )
+    if t:
+        (temperature,) = t
     n = q.shape[0]
     if n == 0:
         # an empty batch has no similarity matrix; sum over D keeps the graph

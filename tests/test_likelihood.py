@@ -236,10 +236,12 @@ def test_scale_rules(loss, name):
         loss(x, x, **{name: [1.0, math.nan, 1.0]})
     with pytest.raises(
         ValueError,
-        match=rf"`{name}` must be a number, a 0-d array or an array of `pred`'s "
-        r"shape \(3,\), got shape \(2,\)",
+        match=rf"`{name}` of shape \(2,\) must broadcast to the shape \(3,\) of "
+        r"`pred`",
     ):
         loss(x, x, **{name: np.ones(2)})
+    with pytest.raises(ValueError, match=rf"`{name}` of shape \(2, 3\) must broadcast"):
+        loss(x, x, **{name: np.ones((2, 3))})  # would enlarge the loss: refused
     with pytest.raises(
         TypeError, match=rf"`pred` is a torch.Tensor but `{name}` is a numpy.ndarray"
     ):
@@ -450,3 +452,60 @@ def test_poisson_nll_errors(make):
         lb.poisson_nll(make(np.zeros(0)), make(np.zeros(0)))
     with pytest.raises(ValueError, match=r"'mean', 'sum' or 'none', got 'avg'"):
         lb.poisson_nll(x, x, reduction="avg")
+
+
+# --- learnable and per-element (heteroscedastic) scales ---
+
+
+@pytest.mark.parametrize(
+    ("loss", "dist"), [(gaussian_nll, Normal), (laplace_nll, Laplace)]
+)
+@pytest.mark.parametrize("scale_shape", [(), (1, 5), (4, 1), (5,), (4, 5)])
+def test_scales_that_broadcast_to_pred_match_torch(
+    loss, dist, scale_shape, backend, rng
+):
+    pred, target = pairs(rng)
+    scale = rng.uniform(0.2, 3.0, scale_shape)
+    name = "sigma" if loss is gaussian_nll else "b"
+    got = loss(
+        backend(pred), backend(target), **{name: backend(scale)}, reduction="none"
+    )
+    backend.check_native(got, pred.shape)
+    p, t = backend.torch(pred), backend.torch(target)
+    ref = -dist(p, backend.torch(scale)).log_prob(t)
+    np.testing.assert_allclose(backend.numpy(got), ref.numpy(), rtol=16 * backend.eps)
+
+
+@pytest.mark.parametrize(
+    ("loss", "dist"), [(gaussian_nll, Normal), (laplace_nll, Laplace)]
+)
+def test_gradients_flow_to_a_per_element_scale(loss, dist, rng):
+    # heteroscedastic regression: the network's second output is log sigma
+    pred, target = pairs(rng)
+    log_s = torch.tensor(0.3 * rng.standard_normal(pred.shape), requires_grad=True)
+    p = torch.tensor(pred, requires_grad=True)
+    name = "sigma" if loss is gaussian_nll else "b"
+    out = loss(p, torch.tensor(target), **{name: log_s.exp()})
+    g_log_s, g_p = torch.autograd.grad(out, (log_s, p))
+    log_s_ref = log_s.detach().clone().requires_grad_(True)
+    p_ref = p.detach().clone().requires_grad_(True)
+    ref = -dist(p_ref, log_s_ref.exp()).log_prob(torch.tensor(target)).mean()
+    g_ref = torch.autograd.grad(ref, (log_s_ref, p_ref))
+    torch.testing.assert_close(g_log_s, g_ref[0], rtol=1e-12, atol=1e-15)
+    torch.testing.assert_close(g_p, g_ref[1], rtol=1e-12, atol=1e-15)
+    assert torch.autograd.gradcheck(
+        lambda a, s: loss(a, torch.tensor(target), **{name: s.exp()}),
+        (p.detach().requires_grad_(True), log_s.detach().requires_grad_(True)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("loss", "name"), [(gaussian_nll, "sigma"), (laplace_nll, "b")]
+)
+def test_a_broadcast_scale_is_checked_for_positivity(loss, name):
+    x = torch.zeros(2, 3)
+    with pytest.raises(
+        ValueError,
+        match=rf"`{name}` must hold positive finite numbers \(> 0\), found -1",
+    ):
+        loss(x, x, **{name: torch.tensor([[1.0], [-1.0]])})

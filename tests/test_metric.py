@@ -515,3 +515,64 @@ def test_info_nce_is_non_negative_scale_invariant_and_symmetric(data, shape, t):
         info_nce(k, q, temperature=t, symmetric=True),
         rtol=1e-12,
     )
+
+
+# --- a learnable temperature (0-d array or tensor) ---
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_a_tensor_temperature_gets_the_gradient_torch_gets(symmetric, rng):
+    q = torch.tensor(rng.standard_normal((6, 4)))
+    k = torch.tensor(rng.standard_normal((6, 4)))
+    t = torch.tensor(0.2, dtype=torch.float64, requires_grad=True)
+    loss = info_nce(q, k, temperature=t, symmetric=symmetric)
+    (g,) = torch.autograd.grad(loss, t)
+    t_ref = torch.tensor(0.2, dtype=torch.float64, requires_grad=True)
+    logits = F.normalize(q) @ F.normalize(k).T / t_ref
+    labels = torch.arange(6)
+    ref = F.cross_entropy(logits, labels)
+    if symmetric:
+        ref = 0.5 * (ref + F.cross_entropy(logits.T, labels))
+    (g_ref,) = torch.autograd.grad(ref, t_ref)
+    torch.testing.assert_close(loss, ref, rtol=1e-13, atol=0)
+    torch.testing.assert_close(g, g_ref, rtol=1e-12, atol=0)
+    # CLIP's parametrisation: a learnable log-scale, temperature = 1 / exp(s)
+    s = torch.tensor(math.log(1 / 0.07), dtype=torch.float64, requires_grad=True)
+    (gs,) = torch.autograd.grad(info_nce(q, k, temperature=1 / s.exp()), s)
+    assert torch.isfinite(gs) and gs != 0
+
+
+def test_a_0d_array_temperature_equals_the_number(backend, rng):
+    q, k = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
+    number = info_nce(backend(q), backend(k), temperature=0.3, reduction="none")
+    array = info_nce(backend(q), backend(k), temperature=backend(0.3), reduction="none")
+    backend.check_native(array, (5,))
+    np.testing.assert_array_equal(backend.numpy(array), backend.numpy(number))
+
+
+def test_a_tensor_temperature_is_checked():
+    x = torch.ones(3, 2)
+    with pytest.raises(
+        ValueError,
+        match=r"`temperature` must hold positive finite numbers \(> 0\), found -0.1",
+    ):
+        info_nce(x, x, temperature=torch.tensor(-0.1))
+    with pytest.raises(ValueError, match=r"found nan"):
+        info_nce(x, x, temperature=torch.tensor(math.nan))
+    with pytest.raises(
+        ValueError, match=r"`temperature` must be a number or a 0-d array or tensor"
+    ):
+        info_nce(x, x, temperature=torch.full((3,), 0.1))
+    with pytest.raises(
+        TypeError, match=r"`query` is a torch.Tensor but `temperature` is a numpy"
+    ):
+        info_nce(x, x, temperature=np.array(0.1))
+
+
+def test_other_hyperparameters_as_tensors_are_a_type_error():
+    x = torch.ones(3, 2)
+    same = torch.tensor([1.0, 0.0, 1.0])
+    with pytest.raises(TypeError, match=r"^margin must be a Python number, got a"):
+        contrastive(x, x, same, margin=torch.tensor(1.0))
+    with pytest.raises(TypeError, match=r"^margin must be a Python number"):
+        triplet(x, x, x, margin=np.array(1.0))
