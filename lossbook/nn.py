@@ -3,9 +3,20 @@
 Each class is named after its function in CamelCase with a ``Loss`` suffix
 (``log_cosh`` -> :class:`LogCoshLoss`, ``iou_loss`` -> :class:`IouLoss`). Its
 constructor takes the function's keyword options, positionally or by name,
-and ``forward`` calls the function, so module and function can never disagree.
-Tensor options (``weight``, ``pos_weight``) are buffers and follow
-``module.to(device)``.
+checks them at once (``MseLoss(reduction="avg")`` raises there, with the
+function's message), and ``forward`` calls the function, so module and
+function can never disagree. The repr shows the options. Tensor options
+(``weight``, ``pos_weight``, a tensor ``sigma``) are buffers and follow
+``module.to(device)``; an ``torch.nn.Parameter`` option (a learnable
+``temperature``, ``sigma`` or ``b``) is registered as a parameter, so the
+optimiser sees it.
+
+Where torch has the same loss with the same meaning, its spelling is an alias
+of the same class: :data:`MSELoss` (:class:`MseLoss`), :data:`L1Loss`
+(:class:`MaeLoss`), :data:`BCELoss`, :data:`BCEWithLogitsLoss`,
+:class:`CrossEntropyLoss` and :data:`TripletMarginLoss` (:class:`TripletLoss`).
+There is no ``KLDivLoss``: torch's takes log-probabilities, :class:`KlDivLoss`
+takes logits.
 
 Examples
 --------
@@ -24,28 +35,33 @@ tensor([ 0.0667,  0.1000, -0.1000])
 from __future__ import annotations
 
 import inspect
+import numbers
 
 import torch
 
 from . import (
+    _checks,
     classification,
     detection,
     likelihood,
     metric,
     regression,
     rl,
+    scoring,
     weighting,
 )
+from ._backend import check_reduction
 
 _P = inspect.Parameter
 
 _LOSSES = {
-    regression: ["mse", "mae", "huber", "smooth_l1", "log_cosh"],
+    regression: ["mse", "mae", "huber", "smooth_l1", "log_cosh", "pinball"],
     classification: [
         "zero_one",
         "binary_cross_entropy",
         "binary_cross_entropy_with_logits",
         "cross_entropy",
+        "kl_div",
         "hinge",
         "exponential",
     ],
@@ -59,13 +75,107 @@ _LOSSES = {
         "weighted_binary_cross_entropy",
         "weighted_sum",
     ],
-    likelihood: ["gaussian_nll", "laplace_nll", "bernoulli_nll", "categorical_nll"],
+    likelihood: [
+        "gaussian_nll",
+        "laplace_nll",
+        "poisson_nll",
+        "bernoulli_nll",
+        "categorical_nll",
+    ],
+    scoring: ["brier"],
+}
+
+# torch's spelling -> our function, where the meaning is the same
+_TORCH_ALIASES = {
+    "MSELoss": "mse",
+    "L1Loss": "mae",
+    "BCELoss": "binary_cross_entropy",
+    "BCEWithLogitsLoss": "binary_cross_entropy_with_logits",
+    "CrossEntropyLoss": "cross_entropy",
+    "TripletMarginLoss": "triplet",
+}
+
+
+# --- checks of the options when a module is built (the functions' messages) ---
+
+
+def _number(rule):
+    def check(name, value):
+        _checks.hyper(name, value, rule)
+
+    return check
+
+
+def _scale(name, value):
+    """A positive number, or a tensor of positive values (learnable scale)."""
+    if not isinstance(value, torch.Tensor):
+        _checks.hyper(name, value, "positive")
+        return
+    if name == "temperature" and value.ndim != 0:
+        raise ValueError(
+            "`temperature` must be a number or a 0-d array or tensor (one scale "
+            f"for the batch), got shape {tuple(value.shape)}"
+        )
+    _checks.positive_values(value.detach(), name)
+
+
+def _optional_tensor(name, value):
+    if value is not None and not isinstance(value, torch.Tensor):
+        raise TypeError(
+            f"{name} must be None or a torch.Tensor in a module, got "
+            f"{type(value).__name__}"
+        )
+
+
+def _optional_index(name, value):
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, numbers.Integral)
+    ):
+        raise ValueError(f"{name} must be None or an integer, got {value!r}")
+
+
+def _boolean(name, value):
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
+_OPTION_CHECKS = {
+    "reduction": lambda name, value: check_reduction(value),
+    "delta": _number("positive"),
+    "beta": _number("nonnegative"),
+    "quantile": _number("open_unit"),
+    "margin": _number("positive"),
+    "label_smoothing": _number("unit"),
+    "gamma": _number("nonnegative"),
+    "eps": _number("positive"),
+    "smooth": _number("nonnegative"),
+    "clip_eps": _number("positive"),
+    "lam": _number("nonnegative"),
+    "l1": _number("nonnegative"),
+    "l2": _number("nonnegative"),
+    "alpha": lambda name, value: detection._check_alpha(value),
+    "w_pos": weighting._class_weight,
+    "w_neg": weighting._class_weight,
+    "temperature": _scale,
+    "sigma": _scale,
+    "b": _scale,
+    "symmetric": _boolean,
+    "weight": _optional_tensor,
+    "pos_weight": _optional_tensor,
+    "ignore_index": _optional_index,
 }
 
 
 def _class_name(function_name: str) -> str:
     camel = "".join(part[:1].upper() + part[1:] for part in function_name.split("_"))
     return camel if camel.endswith("Loss") else camel + "Loss"
+
+
+def _show(value) -> str:
+    """An option in the repr: tensors by kind and shape, not by their values."""
+    if isinstance(value, torch.Tensor):
+        return f"{type(value).__name__}(shape={tuple(value.shape)})"
+    return repr(value)
 
 
 def _module_for(fn):
@@ -78,15 +188,22 @@ def _module_for(fn):
         + [p.replace(kind=_P.POSITIONAL_OR_KEYWORD) for p in options]
     )
 
+    missing = [name for name in names if name not in _OPTION_CHECKS]
+    if missing:  # every option is checked when a module is built
+        raise TypeError(f"no check for the options {missing} of {fn.__name__}")
+
     def __init__(self, *args, **kwargs):
         torch.nn.Module.__init__(self)
         bound = init_signature.bind(self, *args, **kwargs)
         bound.apply_defaults()
         for name in names:
             value = bound.arguments[name]
-            if isinstance(value, torch.Tensor):
+            _OPTION_CHECKS[name](name, value)
+            if isinstance(value, torch.Tensor) and not isinstance(
+                value, torch.nn.Parameter
+            ):
                 self.register_buffer(name, value)
-            else:
+            else:  # a Parameter registers itself: learnable, seen by optimisers
                 setattr(self, name, value)
 
     def forward(self, *inputs):
@@ -94,7 +211,7 @@ def _module_for(fn):
         return fn(*inputs, **{name: getattr(self, name) for name in names})
 
     def extra_repr(self):
-        return ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        return ", ".join(f"{name}={_show(getattr(self, name))}" for name in names)
 
     __init__.__signature__ = init_signature
     name = _class_name(fn.__name__)
@@ -124,7 +241,11 @@ for _module, _names in _LOSSES.items():
         _cls = _module_for(getattr(_module, _name))
         globals()[_cls.__name__] = _cls
         __all__.append(_cls.__name__)
-del _module, _names, _name, _cls
+for _alias, _name in _TORCH_ALIASES.items():
+    globals()[_alias] = globals()[_class_name(_name)]  # the same class
+    if _alias not in __all__:
+        __all__.append(_alias)
+del _module, _names, _name, _cls, _alias
 
 
 class UncertaintyWeighting(torch.nn.Module):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 
 import numpy as np
 import pytest
@@ -16,18 +17,20 @@ from lossbook import (
     metric,
     regression,
     rl,
+    scoring,
     weighting,
 )
 from lossbook import nn as lbnn
 
 # every loss of the API contract (API.md), by module
 API_LOSSES = {
-    regression: ["mse", "mae", "huber", "smooth_l1", "log_cosh"],
+    regression: ["mse", "mae", "huber", "smooth_l1", "log_cosh", "pinball"],
     classification: [
         "zero_one",
         "binary_cross_entropy",
         "binary_cross_entropy_with_logits",
         "cross_entropy",
+        "kl_div",
         "hinge",
         "exponential",
     ],
@@ -41,7 +44,23 @@ API_LOSSES = {
         "weighted_binary_cross_entropy",
         "weighted_sum",
     ],
-    likelihood: ["gaussian_nll", "laplace_nll", "bernoulli_nll", "categorical_nll"],
+    likelihood: [
+        "gaussian_nll",
+        "laplace_nll",
+        "poisson_nll",
+        "bernoulli_nll",
+        "categorical_nll",
+    ],
+    scoring: ["brier"],
+}
+# torch's spelling, where torch's loss means the same (API.md, second round)
+TORCH_ALIASES = {
+    "MSELoss": "MseLoss",
+    "L1Loss": "MaeLoss",
+    "BCELoss": "BinaryCrossEntropyLoss",
+    "BCEWithLogitsLoss": "BinaryCrossEntropyWithLogitsLoss",
+    "CrossEntropyLoss": "CrossEntropyLoss",
+    "TripletMarginLoss": "TripletLoss",
 }
 FUNCTIONS = {name: getattr(mod, name) for mod, names in API_LOSSES.items()
              for name in names}  # fmt: skip
@@ -79,7 +98,14 @@ def test_lossbook_nn_is_reachable_from_the_top_level():
     assert lb.nn is lbnn
     assert set(lbnn.__all__) == {expected_class_name(n) for n in FUNCTIONS} | {
         "UncertaintyWeighting"
-    }
+    } | set(TORCH_ALIASES)
+    assert len(lbnn.__all__) == len(set(lbnn.__all__))
+
+
+@pytest.mark.parametrize("alias", list(TORCH_ALIASES))
+def test_torch_spellings_are_the_same_classes(alias):
+    assert getattr(lbnn, alias) is getattr(lbnn, TORCH_ALIASES[alias])
+    assert not hasattr(lbnn, "KLDivLoss")  # torch's takes log-probabilities
 
 
 @pytest.mark.parametrize("name", list(FUNCTIONS))
@@ -111,8 +137,15 @@ def _inputs(name, rng):
     signed = 2 * labels01 - 1
     prob = rng.uniform(0.05, 0.95, n)
     if name in ("mse", "mae", "huber", "smooth_l1", "log_cosh", "value_loss",
-                "gaussian_nll", "laplace_nll", "policy_gradient"):  # fmt: skip
+                "gaussian_nll", "laplace_nll", "policy_gradient",
+                "pinball"):  # fmt: skip
         return [t(x), t(y)]
+    if name == "poisson_nll":
+        return [t(x), t(rng.poisson(2.0, n))]
+    if name == "kl_div":
+        return [t(rng.standard_normal((n, 3))), t(rng.dirichlet(np.ones(3), n))]
+    if name == "brier":
+        return [t(rng.dirichlet(np.ones(3), n)), torch.tensor(rng.integers(0, 3, n))]
     if name == "zero_one":
         return [t(labels01), t(rng.integers(0, 2, n))]
     if name in ("binary_cross_entropy", "bernoulli_nll",
@@ -147,6 +180,7 @@ def _inputs(name, rng):
 # non-default options for every loss that has them (required ones included)
 OPTIONS = {
     "huber": {"delta": 0.5},
+    "pinball": {"quantile": 0.9},
     "smooth_l1": {"beta": 0.25},
     "binary_cross_entropy": {"weight": torch.tensor([1.0, 2.0, 0.5, 1.5])},
     "binary_cross_entropy_with_logits": {
@@ -248,14 +282,84 @@ def test_tensor_options_are_buffers_that_follow_the_module():
 def test_the_repr_shows_the_options():
     assert repr(lbnn.HuberLoss(delta=0.5)) == "HuberLoss(delta=0.5, reduction='mean')"
     assert repr(lbnn.MseLoss(reduction="sum")) == "MseLoss(reduction='sum')"
+    assert repr(lbnn.MSELoss()) == "MseLoss(reduction='mean')"
+    assert repr(lbnn.PinballLoss(0.9)) == "PinballLoss(quantile=0.9, reduction='mean')"
+    # tensors by kind and shape, not by value
+    assert repr(lbnn.CrossEntropyLoss(weight=torch.ones(3))).startswith(
+        "CrossEntropyLoss(weight=Tensor(shape=(3,)), "
+    )
 
 
-def test_invalid_options_raise_the_functions_error_on_forward():
-    module = lbnn.HuberLoss(delta=-1.0)
+# (module, option, bad value, the function's message): rejected when built
+BAD_OPTIONS = [
+    ("MseLoss", "reduction", "avg", r"'mean', 'sum' or 'none', got 'avg'"),
+    ("HuberLoss", "delta", -1.0, r"^delta must be a positive number"),
+    ("SmoothL1Loss", "beta", -1.0, r"^beta must be a non-negative number"),
+    ("PinballLoss", "quantile", 1.0, r"^quantile must be a number in \(0, 1\)"),
+    ("CrossEntropyLoss", "label_smoothing", 1.0, r"^label_smoothing must be"),
+    ("HingeLoss", "margin", 0.0, r"^margin must be a positive number"),
+    ("TripletLoss", "margin", "1", r"^margin must be a positive number"),
+    ("InfoNceLoss", "temperature", 0.0, r"^temperature must be a positive"),
+    ("InfoNceLoss", "symmetric", "yes", r"^symmetric must be True or False"),
+    ("FocalLoss", "alpha", 2.0, r"^alpha must be a number in \[0, 1\]"),
+    ("FocalLoss", "gamma", -1.0, r"^gamma must be a non-negative number"),
+    ("IouLoss", "eps", 0.0, r"^eps must be a positive number"),
+    ("DiceLoss", "smooth", -1.0, r"^smooth must be a non-negative number"),
+    ("PpoClipLoss", "clip_eps", 0.0, r"^clip_eps must be a positive number"),
+    ("L2PenaltyLoss", "lam", -1.0, r"^lam must be a non-negative number"),
+    ("GaussianNllLoss", "sigma", 0.0, r"^sigma must be a positive number"),
+    ("LaplaceNllLoss", "b", math.nan, r"^b must be a positive number"),
+]
+
+
+@pytest.mark.parametrize(("cls", "option", "bad", "msg"), BAD_OPTIONS, ids=str)
+def test_bad_options_raise_when_the_module_is_built(cls, option, bad, msg):
+    with pytest.raises(ValueError, match=msg):
+        getattr(lbnn, cls)(**{option: bad})
+
+
+def test_every_option_of_every_module_is_checked_when_built():
+    checked = {option for _, option, _, _ in BAD_OPTIONS}
+    for name, fn in FUNCTIONS.items():
+        for p in inspect.signature(fn).parameters.values():
+            if p.kind is inspect.Parameter.KEYWORD_ONLY:
+                assert p.name in lbnn._OPTION_CHECKS, (name, p.name)
+    assert {"reduction", "delta", "quantile", "temperature", "sigma"} <= checked
+
+
+def test_tensor_options_are_checked_when_built():
+    with pytest.raises(
+        ValueError, match=r"`sigma` must hold positive finite numbers \(> 0\)"
+    ):
+        lbnn.GaussianNllLoss(sigma=torch.tensor([1.0, -1.0]))
+    with pytest.raises(ValueError, match=r"`temperature` must be a number or a 0-d"):
+        lbnn.InfoNceLoss(temperature=torch.ones(2))
+    with pytest.raises(TypeError, match=r"^margin must be a Python number"):
+        lbnn.HingeLoss(margin=torch.tensor(1.0))
+    with pytest.raises(TypeError, match=r"^weight must be None or a torch.Tensor"):
+        lbnn.CrossEntropyLoss(weight=[1.0, 2.0])
+
+
+def test_a_parameter_option_is_learnable():
+    log_t = torch.nn.Parameter(torch.tensor(math.log(0.1)))
+    module = lbnn.GaussianNllLoss(sigma=torch.nn.Parameter(torch.tensor(2.0)))
+    assert [n for n, _ in module.named_parameters()] == ["sigma"]
+    assert list(module.buffers()) == []
+    module(torch.zeros(3), torch.ones(3)).backward()
+    assert module.sigma.grad is not None
+    # a temperature computed from a parameter outside the module also works
+    q = torch.randn(4, 3)
+    out = lbnn.InfoNceLoss()(q, q)
+    out2 = lb.info_nce(q, q, temperature=log_t.exp())
+    out2.backward()
+    assert log_t.grad is not None and torch.isfinite(out)
+
+
+def test_invalid_options_set_after_construction_raise_on_forward():
+    module = lbnn.HuberLoss(delta=0.5)
+    module.delta = -1.0
     with pytest.raises(ValueError, match=r"delta must be a positive number"):
         module(torch.zeros(2), torch.zeros(2))
-    with pytest.raises(ValueError, match=r"'mean', 'sum' or 'none'"):
-        lbnn.MseLoss(reduction="avg")(torch.zeros(2), torch.zeros(2))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
