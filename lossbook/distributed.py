@@ -65,21 +65,6 @@ def _gather_rows(x, group, world):
     return _GatherRows.apply(x, group, world)
 
 
-def _temperature(temperature):
-    """A positive number, or a positive one-element floating tensor (learnable)."""
-    if not _is_torch(temperature):
-        return _checks.hyper("temperature", temperature, "positive")
-    if not temperature.is_floating_point() or temperature.numel() != 1:
-        raise ValueError(
-            "temperature must be a positive number or a one-element floating "
-            f"tensor, got a {temperature.dtype} tensor of shape "
-            f"{tuple(temperature.shape)}"
-        )
-    if temperature.device.type == "cpu" and not torch.compiler.is_compiling():
-        _checks.positive_values(temperature.detach(), "temperature")
-    return temperature.reshape(())
-
-
 def _process_group(group):
     """``(world, rank)`` of ``group``; a clear error where there is none."""
     if not dist.is_available():
@@ -110,11 +95,17 @@ def _local_inputs(query, key, temperature, symmetric):
                 f"`{name}` must be a torch.Tensor (torch.distributed moves "
                 f"tensors), got {_kind(value)}"
             )
+    # the rules of lossbook.info_nce: a positive number, or a positive 0-d
+    # tensor (learnable) converted and checked with the embeddings
+    learnable = temperature if _is_torch(temperature) else None
+    if learnable is None:
+        temperature = _checks.hyper("temperature", temperature, "positive")
     if not isinstance(symmetric, bool):
         raise ValueError(f"symmetric must be True or False, got {symmetric!r}")
-    t = _temperature(temperature)
-    xp, q, k = metric._embeddings("mean", {"query": query, "key": key})
-    return xp, q, k, t
+    xp, q, k, *t = metric._embeddings(
+        "mean", {"query": query, "key": key}, temperature=learnable
+    )
+    return xp, q, k, (t[0] if t else temperature)
 
 
 def _agree_across_ranks(query, local_error, group, world, rank):
@@ -180,7 +171,7 @@ def gathered_info_nce(query, key, *, temperature=0.07, symmetric=False, group=No
         Shape ``(B, D)``, this rank's pairs; ``B``, ``D`` and the dtype must
         agree on every rank of ``group``.
     temperature : float or torch.Tensor, default 0.07
-        :math:`\tau > 0`; a one-element tensor (e.g. a learnable parameter
+        :math:`\tau > 0`; a 0-d tensor (e.g. a learnable parameter
         replicated on every rank) gets its gradient.
     symmetric : bool, default False
         If True, average the query-to-key and key-to-query losses (CLIP).
