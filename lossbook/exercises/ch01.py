@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .. import regression
+from .. import classification, regression
 from . import register
 
 PRED = [2.0, 0.5, -1.0, 3.0]
@@ -50,3 +50,50 @@ def _growth_factors():
 )
 def _log_cosh_100_float32():
     return float(regression.log_cosh(np.float32(100.0), np.float32(0.0)))
+
+
+# exercise 4: P(Y = +1) for the population minimiser of the exponential loss
+P_POSITIVE = 0.9
+
+
+@register(
+    "ch01.4",
+    hint=(
+        "Minimise 0.9 exp(-s) + 0.1 exp(s); the derivative vanishes where "
+        "exp(2 s) = 0.9 / 0.1."
+    ),
+)
+def _exponential_minimiser():
+    from scipy.optimize import minimize_scalar
+
+    def expected(s):
+        per_label = classification.exponential(
+            np.array([s, s]), np.array([1.0, -1.0]), reduction="none"
+        )
+        return float(P_POSITIVE * per_label[0] + (1 - P_POSITIVE) * per_label[1])
+
+    return minimize_scalar(
+        expected, bounds=(-5.0, 5.0), method="bounded", options={"xatol": 1e-10}
+    ).x
+
+
+@register(
+    "ch01.5",
+    hint=(
+        "Fit every degree 0..14 to sine_data(60, noise=0.3, seed=0) and take the "
+        "degree with the smallest MSE on sine_data(10_000, noise=0.3, seed=1)."
+    ),
+    rtol=1e-9,
+)
+def _best_degree_with_60_points():
+    from ..experiments.risk import fit_polynomial, predict_polynomial, sine_data
+
+    x, y = sine_data(60, noise=0.3, seed=0)
+    x_test, y_test = sine_data(10_000, noise=0.3, seed=1)
+    held_out = [
+        float(
+            regression.mse(predict_polynomial(fit_polynomial(x, y, d), x_test), y_test)
+        )
+        for d in range(15)
+    ]
+    return int(np.argmin(held_out))
