@@ -6,6 +6,8 @@ Element-wise kernels (``_name``) and their derivatives (``_d_name``, used by
 
 from __future__ import annotations
 
+import numbers
+
 import array_api_compat
 import numpy as np
 
@@ -108,19 +110,50 @@ def _one_hot(xp, index, k, dtype):
     return xp.astype(index[:, None] == classes, dtype)
 
 
-def _ce_setup(logits, target, weight, label_smoothing, reduction):
-    """Checker of softmax cross-entropy; returns ``(xp, z, q, denom)``.
+def _classes_last(xp, x):
+    """(N, K, d1, ...) -> (N d1 ..., K): one row per prediction, classes last."""
+    if x.ndim == 2:
+        return x
+    order = (0, *range(2, x.ndim), 1)
+    return xp.reshape(xp.permute_dims(x, order), (-1, x.shape[1]))
 
-    ``q`` is the (N, K) matrix of per-class coefficients, so that the loss of
-    row i is ``-sum_k q_ik log_softmax(z_i)_k``; ``denom`` is the weighted
-    count the mean divides by (as ``torch.nn.functional.cross_entropy``).
+
+def _classes_back(xp, rows, shape):
+    """The inverse of :func:`_classes_last` for an array of ``shape``."""
+    if len(shape) == 2:
+        return rows
+    moved = xp.reshape(rows, (shape[0], *shape[2:], shape[1]))
+    return xp.permute_dims(moved, (0, len(shape) - 1, *range(1, len(shape) - 1)))
+
+
+def _ce_setup(logits, target, weight, label_smoothing, ignore_index, reduction):
+    """Checker of softmax cross-entropy; returns ``(xp, z, q, denom, shape)``.
+
+    ``z`` holds one row of K logits per prediction (the class axis 1 of
+    ``(N, K, d1, ...)`` logits moved last and the rest flattened); ``q`` is
+    the matrix of per-class coefficients of the same shape, so that the loss
+    of row i is ``-sum_k q_ik log_softmax(z_i)_k`` (rows of ignored targets
+    are 0); ``denom`` is what the mean divides by when it is not the number
+    of rows (class weights or ignored targets, as
+    ``torch.nn.functional.cross_entropy``); ``shape`` is ``(N, d1, ...)``.
     """
     check_reduction(reduction)
     eps = _checks.hyper("label_smoothing", label_smoothing, "unit")
+    if ignore_index is not None and (
+        isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral)
+    ):
+        raise ValueError(
+            f"ignore_index must be None or an integer, got {ignore_index!r}"
+        )
     extra = {} if weight is None else {"weight": weight}
     xp, z, t, *w = arrays(logits=logits, target=target, **extra, float_args=("weight",))
-    _checks.ndim(z, "logits", 2, "(N, K): a batch of N rows of K class scores")
-    n, k = z.shape
+    if z.ndim < 2:
+        raise ValueError(
+            "`logits` must be (N, K) or (N, K, d1, ...): N samples of K class "
+            f"scores (classes on axis 1), got shape {tuple(z.shape)}"
+        )
+    k = z.shape[1]
+    shape = (z.shape[0], *z.shape[2:])
     check_not_empty_for_mean(z, reduction, "logits")
     if w:
         (w,) = w
@@ -131,23 +164,60 @@ def _ce_setup(logits, target, weight, label_smoothing, reduction):
             )
     else:
         w = None
-    if xp.isdtype(t.dtype, "real floating"):
-        _checks.same_shape(z, t, ("logits", "target"))
-        _checks.in_range(t, "target", 0.0, 1.0, "class probabilities")
-        dist, denom = xp.astype(t, z.dtype), None
-    else:
-        if tuple(t.shape) != (n,):
+    floating = xp.isdtype(t.dtype, "real floating")
+    if tuple(t.shape) == tuple(z.shape):  # probabilities, one per logit
+        if not floating:
             raise ValueError(
-                f"`target` must be class indices of shape (N,) = ({n},) or "
-                f"probabilities of shape {tuple(z.shape)}, got {tuple(t.shape)}"
+                f"`target` of the logits' shape {tuple(z.shape)} holds class "
+                "probabilities, and probability targets must be floating "
+                f"(one-hot? use .float()), got dtype {t.dtype}"
             )
-        _checks.class_indices(t, "target", k)
-        dist = _one_hot(xp, t, k, z.dtype)
-        denom = None if w is None else xp.sum(dist * w)
+        if ignore_index is not None:  # torch raises too
+            raise ValueError(
+                "ignore_index applies to class indices, not to probability "
+                f"targets; got ignore_index={ignore_index!r} with `target` of "
+                f"the logits' shape {tuple(z.shape)}"
+            )
+        _checks.in_range(t, "target", 0.0, 1.0, "class probabilities")
+        _checks.sums_to_one(t, "target", 1, "class probabilities")
+        dist, denom = _classes_last(xp, xp.astype(t, z.dtype)), None
+    elif tuple(t.shape) == shape:  # class indices, one per prediction
+        if floating or not xp.isdtype(t.dtype, "integral"):
+            raise ValueError(
+                f"`target` of shape {tuple(t.shape)} holds class indices, and "
+                f"class indices must be an integer dtype, got {t.dtype} "
+                "(use .long() or .astype(int))"
+            )
+        t = xp.reshape(t, (-1,))
+        if ignore_index is None:
+            _checks.class_indices(t, "target", k)
+            dist = _one_hot(xp, t, k, z.dtype)
+        else:
+            keep = t != ignore_index
+            t = xp.where(keep, t, 0)  # ignored entries: any valid class, masked
+            _checks.class_indices(t, "target", k)
+            dist = _one_hot(xp, t, k, z.dtype) * xp.astype(keep, z.dtype)[:, None]
+        if w is not None:
+            denom = xp.sum(dist * w)  # sum of w[y] over the kept targets
+        elif ignore_index is not None:
+            denom = xp.sum(dist)  # the number of kept targets
+        else:
+            denom = None
+        if eps:  # smoothing only on kept rows: an ignored row stays all 0
+            kept = xp.sum(dist, axis=-1, keepdims=True)
+            dist = (1 - eps) * dist + eps / k * kept
+        q = dist if w is None else dist * w
+        return xp, _classes_last(xp, z), q, denom, shape
+    else:
+        n = "(N,)" if z.ndim == 2 else "(N, d1, ...)"
+        raise ValueError(
+            f"`target` must be class indices of shape {n} = {shape} or "
+            f"probabilities of shape {tuple(z.shape)}, got {tuple(t.shape)}"
+        )
     if eps:
         dist = (1 - eps) * dist + eps / k
     q = dist if w is None else dist * w
-    return xp, z, q, denom
+    return xp, _classes_last(xp, z), q, denom, shape
 
 
 # --- public losses ---
@@ -339,7 +409,13 @@ def binary_cross_entropy_with_logits(
 
 
 def cross_entropy(
-    logits, target, *, weight=None, label_smoothing=0.0, reduction="mean"
+    logits,
+    target,
+    *,
+    weight=None,
+    label_smoothing=0.0,
+    ignore_index=None,
+    reduction="mean",
 ):
     r"""Softmax cross-entropy between logits and class indices or probabilities.
 
@@ -349,36 +425,52 @@ def cross_entropy(
         \qquad q_{ik} = w_k\big[(1-\varepsilon)\, t_{ik} + \varepsilon / K\big]
 
     with :math:`t_i` the one-hot row of the class index (or the given
-    probabilities) and :math:`\varepsilon` the label smoothing.
+    probabilities) and :math:`\varepsilon` the label smoothing. Each sample
+    :math:`i` is a row of ``(N, K)`` logits, or a position of
+    ``(N, K, d1, ...)`` logits (segmentation: classes on axis 1).
 
     Parameters
     ----------
     logits : array_like or torch.Tensor
-        Shape ``(N, K)``: N rows of K unnormalised class scores.
+        Shape ``(N, K)``: N rows of K unnormalised class scores; or
+        ``(N, K, d1, ...)``, K scores at every position (the layout of
+        ``torch.nn.functional.cross_entropy``).
     target : array_like or torch.Tensor
-        Integer class indices of shape ``(N,)`` in ``[0, K)``, or class
-        probabilities of shape ``(N, K)``.
+        Integer class indices in ``[0, K)`` of shape ``(N,)`` (or
+        ``(N, d1, ...)``), or floating class probabilities of the logits'
+        shape, summing to 1 over the class axis (to 1e-3).
     weight : array_like or torch.Tensor, optional
         Per-class weights :math:`w_k`, shape ``(K,)``.
     label_smoothing : float, default 0.0
         :math:`\varepsilon \in [0, 1)`: mixes the target with the uniform
         distribution (PyTorch's convention, ``eps / K`` on every class).
+    ignore_index : int, optional
+        A class index whose targets are left out: they add 0 to the sum and
+        are not counted by the mean (e.g. -100, or a "void" label of a
+        segmentation). Applies to class indices only: with probability
+        targets it raises, as PyTorch does.
     reduction : {"mean", "sum", "none"}, default "mean"
-        With class indices and ``weight``, the mean divides by
-        :math:`\sum_i w_{y_i}`, as PyTorch does; otherwise by N.
+        With class indices, the mean divides by the number of targets kept,
+        or by :math:`\sum_i w_{y_i}` over them with ``weight``, as PyTorch
+        does; with probabilities, by the number of samples.
 
     Returns
     -------
     loss : numpy.ndarray or torch.Tensor
-        0-d when reduced, else shape ``(N,)``.
+        0-d when reduced, else shape ``(N,)`` (or ``(N, d1, ...)``), 0 at
+        ignored targets.
 
     Raises
     ------
     ValueError
-        If ``logits`` is not 2-D, ``target`` has the wrong shape, indices
-        fall outside ``[0, K)``, probabilities leave [0, 1], ``weight`` is not
-        ``(K,)``, ``label_smoothing`` is outside [0, 1), ``reduction`` is
-        unknown, or the input is empty with ``reduction="mean"``.
+        If ``logits`` has fewer than 2 dimensions, ``target`` has neither
+        shape, class indices are not integers ("class indices must be an
+        integer dtype") or fall outside ``[0, K)``, probability targets are
+        not floating ("probability targets must be floating") or leave
+        [0, 1] or do not sum to 1, ``weight`` is not ``(K,)``,
+        ``label_smoothing`` is outside [0, 1), ``ignore_index`` is not an
+        integer or comes with probability targets, ``reduction`` is unknown,
+        or the input is empty with ``reduction="mean"``.
     TypeError
         If NumPy and torch inputs are mixed.
 
@@ -390,7 +482,8 @@ def cross_entropy(
     the loss is tiny. The gradient with respect to the logits is
     :math:`(\sum_k q_{ik})\,\operatorname{softmax}(z_i) - q_i`, i.e.
     :math:`p - y` for a one-hot target. Matches
-    ``torch.nn.functional.cross_entropy``. For the notes' smoothing
+    ``torch.nn.functional.cross_entropy``, including its mean when every
+    target is ignored (0/0: NaN). For the notes' smoothing
     convention (:math:`\varepsilon/(K-1)` on the other classes) pass
     ``smooth_labels(target, K, epsilon=eps, spread="others")`` as target.
 
@@ -408,8 +501,12 @@ def cross_entropy(
     ...                  reduction="none")
     array([0.16984602, 0.        ])
     """
-    xp, z, q, denom = _ce_setup(logits, target, weight, label_smoothing, reduction)
+    xp, z, q, denom, shape = _ce_setup(
+        logits, target, weight, label_smoothing, ignore_index, reduction
+    )
     loss = xp.sum(q * _neg_log_softmax(xp, z), axis=-1)
+    if reduction == "none":
+        return reduce(xp, xp.reshape(loss, shape), reduction)
     return reduce(xp, loss, reduction, denom=denom)
 
 

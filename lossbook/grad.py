@@ -150,28 +150,40 @@ def binary_cross_entropy_with_logits(
 
 
 def cross_entropy(
-    logits, target, *, weight=None, label_smoothing=0.0, reduction="mean"
+    logits,
+    target,
+    *,
+    weight=None,
+    label_smoothing=0.0,
+    ignore_index=None,
+    reduction="mean",
 ):
     r"""Gradient of ``cross_entropy`` with respect to the logits.
 
     See :func:`~lossbook.classification.cross_entropy`.
 
     Row i is :math:`(\sum_k q_{ik})\,\operatorname{softmax}(z_i) - q_i`; for a
-    one-hot target without weights, :math:`p_i - y_i`.
+    one-hot target without weights, :math:`p_i - y_i`; 0 for an ignored
+    target. ``(N, K, d1, ...)`` logits get a gradient of their shape.
 
     Examples
     --------
     >>> import lossbook as lb
     >>> lb.grad.cross_entropy([[0.0, 0.0]], [1], reduction="sum")
     array([[ 0.5, -0.5]])
+    >>> lb.grad.cross_entropy([[0.0, 0.0], [0.0, 0.0]], [1, -100],
+    ...                       ignore_index=-100)
+    array([[ 0.5, -0.5],
+           [ 0. ,  0. ]])
     """
-    xp, z, q, denom = classification._ce_setup(
-        logits, target, weight, label_smoothing, reduction
+    xp, z, q, denom, shape = classification._ce_setup(
+        logits, target, weight, label_smoothing, ignore_index, reduction
     )
     g = classification._d_cross_entropy(xp, z, q)
-    if reduction != "mean":
-        return g
-    return g / (z.shape[0] if denom is None else denom)
+    if reduction == "mean":
+        g = g / (z.shape[0] if denom is None else denom)
+    k = z.shape[1]
+    return classification._classes_back(xp, g, (shape[0], k, *shape[1:]))
 
 
 def hinge(scores, target, *, margin=1.0, reduction="mean"):

@@ -452,8 +452,11 @@ FIRST = {
 
 @pytest.mark.parametrize("name", list(CALLS))
 def test_kinds_and_dtypes(name):
-    fn, a, t = CALLS[name]
+    fn, a, t0 = CALLS[name]
     for dtype, tdtype in ((np.float32, torch.float32), (np.float64, torch.float64)):
+        # a floating target of another dtype would promote (float32 with
+        # float64 computes in float64, as torch does)
+        t = t0.astype(dtype) if t0.dtype.kind == "f" else t0
         out = fn(a.astype(dtype), t)
         assert isinstance(out, np.ndarray | np.generic)
         assert out.dtype == dtype
@@ -461,7 +464,7 @@ def test_kinds_and_dtypes(name):
         out = fn(torch.from_numpy(a.astype(dtype)), torch.from_numpy(t))
         assert out.dtype == tdtype
         assert out.shape == ()
-    out = fn(a.tolist(), t.tolist(), reduction="none")  # lists work too
+    out = fn(a.tolist(), t0.tolist(), reduction="none")  # lists work too
     assert isinstance(out, np.ndarray)
     assert out.shape == ((2,) if name == "cross_entropy" else (2, 3))
 
@@ -666,16 +669,49 @@ class TestCrossEntropyErrors:
 
     def test_non_integer_indices(self, fn, make):
         z = make(np.zeros((2, 3)))
-        # floats of shape (N,) are read as probabilities, whose shape is (N, K)
+        # floats of shape (N,) are class indices of the wrong dtype
         with pytest.raises(
             ValueError,
-            match=r"`logits` and `target` must have the same shape, got \(2, 3\) "
-            r"and \(2,\)",
+            match=r"`target` of shape \(2,\) holds class indices, and class indices "
+            r"must be an integer dtype, got .*float64",
         ):
             fn(z, make(np.array([0.0, 1.0])))
         # bool indices are refused for both backends
-        with pytest.raises(ValueError, match=r"integer class indices, got dtype"):
+        with pytest.raises(ValueError, match=r"class indices must be an integer dtype"):
             fn(z, make(np.array([True, False])))
+        with pytest.raises(ValueError, match=r"class indices must be an integer dtype"):
+            fn(make(np.zeros((2, 3, 4))), make(np.zeros((2, 4))))  # segmentation
+
+    def test_integer_targets_of_the_logits_shape(self, fn, make):
+        with pytest.raises(
+            ValueError,
+            match=r"probability targets must be floating \(one-hot\? use "
+            r"\.float\(\)\), got dtype .*int64",
+        ):
+            fn(make(np.zeros((2, 3))), make(np.eye(3, dtype=np.int64)[[0, 2]]))
+
+    def test_probability_rows_must_sum_to_one(self, fn, make):
+        with pytest.raises(
+            ValueError,
+            match=r"`target` must hold class probabilities summing to 1 along axis "
+            r"1 \(to 0.001\), found a sum of 0.75",
+        ):
+            fn(make(np.zeros((2, 3))), make(np.array([[0.5, 0.5, 0], [0.25] * 3])))
+        near = np.array([[0.5, 0.5, 0.0005]])  # sums to 1 + 5e-4: accepted
+        fn(make(np.zeros((1, 3))), make(near))
+
+    def test_ignore_index_must_be_an_integer(self, fn, make):
+        for bad in (1.0, True, "x"):
+            with pytest.raises(ValueError, match=r"^ignore_index must be None or an"):
+                fn(make(np.zeros((2, 3))), make(np.array([0, 1])), ignore_index=bad)
+
+    def test_ignored_targets_may_lie_outside_0_k(self, fn, make):
+        z = make(np.zeros((3, 3)))
+        fn(z, make(np.array([0, -100, 2])), ignore_index=-100)
+        with pytest.raises(ValueError, match=r"class indices in \[0, 3\), found -100"):
+            fn(z, make(np.array([0, -100, 2])))
+        with pytest.raises(ValueError, match=r"class indices in \[0, 3\), found 7"):
+            fn(z, make(np.array([7, -100, 2])), ignore_index=-100)
 
     def test_index_target_shape(self, fn, make):
         with pytest.raises(
@@ -684,6 +720,12 @@ class TestCrossEntropyErrors:
             r"probabilities of shape \(2, 3\), got \(3,\)",
         ):
             fn(make(np.zeros((2, 3))), make(np.array([0, 1, 2])))
+        with pytest.raises(
+            ValueError,
+            match=r"of shape \(N, d1, ...\) = \(2, 4\) or probabilities of shape "
+            r"\(2, 3, 4\), got \(2, 3\)",
+        ):
+            fn(make(np.zeros((2, 3, 4))), make(np.zeros((2, 3), np.int64)))
 
     def test_probability_targets_outside_0_1(self, fn, make):
         with pytest.raises(
@@ -694,9 +736,10 @@ class TestCrossEntropyErrors:
         with pytest.raises(ValueError, match=r"found nan"):
             fn(make(np.zeros((1, 2))), make(np.array([[math.nan, 0.5]])))
 
-    def test_logits_must_be_2d(self, fn, make):
+    def test_logits_must_be_at_least_2d(self, fn, make):
         with pytest.raises(
-            ValueError, match=r"`logits` must be 2-D \(N, K\).*got shape \(3,\)"
+            ValueError,
+            match=r"`logits` must be \(N, K\) or \(N, K, d1, ...\).*got shape \(3,\)",
         ):
             fn(make(np.zeros(3)), make(np.array([0, 1, 2])))
 
@@ -744,7 +787,7 @@ def test_every_classification_loss_is_non_negative(z, data):
         lb.binary_cross_entropy_with_logits(z, y01, reduction="none"),
         lb.cross_entropy(z, idx, label_smoothing=eps, reduction="none"),
         lb.cross_entropy(
-            z, y01 / y01.sum(1, keepdims=True).clip(1e-300), reduction="none"
+            z, (y01 + 0.01) / (y01 + 0.01).sum(1, keepdims=True), reduction="none"
         ),
         lb.hinge(z, signed, reduction="none"),
         lb.exponential(z, signed, reduction="none"),
@@ -919,3 +962,91 @@ def test_kl_div_errors(make):
         lb.kl_div(make(np.zeros((0, 3))), make(np.zeros((0, 3))))
     with pytest.raises(ValueError, match=r"'mean', 'sum' or 'none', got 'batchmean'"):
         lb.kl_div(z, make(np.full((2, 3), 1 / 3)), reduction="batchmean")
+
+
+# --- cross_entropy: segmentation layouts, ignore_index (second round) ---
+
+
+def _ce_case(rng, spatial, kind, ignore):
+    """Logits (N, K[, d1, d2]) and a target of ``kind``, with ignored entries."""
+    shape = (N, C, 3, 2) if spatial else (N, C)
+    z = 3.0 * rng.standard_normal(shape)
+    z.flat[0] = 1e4  # a huge logit in the mix
+    rest = (shape[0], *shape[2:])
+    if kind == "prob":
+        q = rng.dirichlet(np.ones(C), rest)  # (N, d1, d2, K)
+        return z, np.moveaxis(q, -1, 1)
+    idx = rng.integers(0, C, rest)
+    if ignore is not None:
+        idx.flat[::3] = ignore  # every third target ignored
+    return z, idx
+
+
+@pytest.mark.parametrize("spatial", [False, True], ids=["2d", "spatial"])
+@pytest.mark.parametrize("kind", ["index", "prob"])
+@pytest.mark.parametrize("weight", [False, True], ids=["", "weight"])
+@pytest.mark.parametrize("ignore", [None, -100, 1], ids=str)
+@pytest.mark.parametrize("eps", [0.0, 0.2])
+def test_cross_entropy_matches_torch_in_every_combination(
+    spatial, kind, weight, ignore, eps, reduction
+):
+    rng = np.random.default_rng(31)
+    z, t = _ce_case(rng, spatial, kind, ignore)
+    kw = {"label_smoothing": eps}
+    if weight:
+        kw["weight"] = torch.tensor(rng.uniform(0.2, 2.0, C))
+    if ignore is not None:
+        kw["ignore_index"] = ignore
+    zt = torch.tensor(z, requires_grad=True)
+    if kind == "prob" and ignore is not None:  # torch raises (its default aside)
+        with pytest.raises(ValueError, match=r"ignore_index applies to class ind"):
+            lb.cross_entropy(zt, torch.tensor(t), reduction=reduction, **kw)
+        return
+    got = lb.cross_entropy(zt, torch.tensor(t), reduction=reduction, **kw)
+    ref_z = zt.detach().clone().requires_grad_(True)
+    fkw = {**kw, "ignore_index": -100 if ignore is None else ignore}
+    ref = F.cross_entropy(ref_z, torch.tensor(t), reduction=reduction, **fkw)
+    assert got.shape == ref.shape
+    torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-12)
+    # the gradient: autograd of ours, torch's, and lossbook.grad all agree
+    (g,) = torch.autograd.grad(got.sum(), zt)
+    (g_ref,) = torch.autograd.grad(ref.sum(), ref_z)
+    torch.testing.assert_close(g, g_ref, rtol=1e-12, atol=1e-15)
+    analytic = lb.grad.cross_entropy(
+        zt.detach(), torch.tensor(t), reduction=reduction, **kw
+    )
+    torch.testing.assert_close(analytic, g_ref, rtol=1e-12, atol=1e-15)
+
+
+def test_cross_entropy_segmentation_on_every_backend(backend, reduction, rng):
+    z, t = _ce_case(rng, True, "index", -100)
+    got = lb.cross_entropy(
+        backend(z), backend(t, np.int64), ignore_index=-100, reduction=reduction
+    )
+    backend.check_native(got, (N, 3, 2) if reduction == "none" else ())
+    ref = F.cross_entropy(
+        backend.torch(z), torch.tensor(t), ignore_index=-100, reduction=reduction
+    )
+    np.testing.assert_allclose(
+        backend.numpy(got), ref.numpy(), rtol=64 * backend.eps, atol=64 * backend.eps
+    )
+    if reduction == "none":
+        assert np.all(backend.numpy(got).flat[::3] == 0)  # the ignored targets
+
+
+def test_segmentation_equals_the_flattened_rows(rng):
+    z, t = _ce_case(rng, True, "index", None)
+    rows = np.moveaxis(z, 1, -1).reshape(-1, C)
+    np.testing.assert_allclose(
+        lb.cross_entropy(z, t, reduction="none").ravel(),
+        lb.cross_entropy(rows, t.ravel(), reduction="none"),
+        rtol=1e-15,
+    )
+
+
+def test_cross_entropy_with_every_target_ignored_is_nan_as_in_torch():
+    z = torch.zeros(2, 3)
+    t = torch.tensor([-100, -100])
+    assert torch.isnan(lb.cross_entropy(z, t, ignore_index=-100))
+    assert torch.isnan(F.cross_entropy(z, t, ignore_index=-100))
+    assert float(lb.cross_entropy(z, t, ignore_index=-100, reduction="sum")) == 0.0

@@ -69,6 +69,9 @@ GRAD_CASES = [
     ("cross_entropy", {"probabilities": True}),
     ("cross_entropy", {"probabilities": True, "weight": "per-class"}),
     ("cross_entropy", {"probabilities": True, "label_smoothing": 0.3}),
+    ("cross_entropy", {"ignore_index": -100}),
+    ("cross_entropy", {"ignore_index": 1, "weight": "per-class"}),
+    ("cross_entropy", {"ignore_index": 2, "label_smoothing": 0.2}),
     ("hinge", {}),
     ("hinge", {"margin": 0.5}),
     ("hinge", {"margin": 2.0}),
@@ -88,6 +91,9 @@ def _materialise(name, options, rng, convert):
     for key, value in options.items():
         if key == "probabilities":
             target = rng.dirichlet(np.ones(C), N)
+        elif key == "ignore_index":
+            target[::2] = value  # every other target ignored
+            kw[key] = value
         elif value == "full":
             kw[key] = convert(rng.uniform(0.1, 2.0, (N, C)))
         elif value == "per-class":
@@ -143,6 +149,7 @@ TORCH_GRADS = {
     "binary_cross_entropy_with_logits": (F.binary_cross_entropy_with_logits, {}),
     "cross_entropy": (F.cross_entropy, {}),
     "cross_entropy-smoothing": (F.cross_entropy, {"label_smoothing": 0.2}),
+    "cross_entropy-ignore": (F.cross_entropy, {"ignore_index": 3}),
 }
 
 
@@ -355,3 +362,20 @@ def test_gradgradcheck_of_smooth_regression_losses():
     t = _t(np.zeros(8))
     for loss in (lb.mse, lb.log_cosh):
         assert torch.autograd.gradgradcheck(lambda a, f=loss: f(a, t), (p,))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_gradient_of_segmentation_logits(reduction):
+    rng = np.random.default_rng(9)
+    z = torch.tensor(rng.standard_normal((2, 4, 3, 5)), requires_grad=True)
+    t = torch.tensor(rng.integers(0, 4, (2, 3, 5)))
+    t[0, 0] = -100
+    w = torch.tensor(rng.uniform(0.5, 2.0, 4))
+    kw = {"weight": w, "ignore_index": -100, "label_smoothing": 0.1}
+    (auto,) = torch.autograd.grad(
+        F.cross_entropy(z, t, reduction=reduction, **kw).sum(), z
+    )
+    got = lb.grad.cross_entropy(z.detach(), t, reduction=reduction, **kw)
+    assert got.shape == z.shape
+    torch.testing.assert_close(got, auto, rtol=1e-12, atol=1e-15)
+    assert torch.all(got[0, :, 0] == 0)  # ignored positions get no gradient
