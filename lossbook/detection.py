@@ -14,6 +14,8 @@ import numbers
 
 from . import _checks, classification
 from ._backend import (
+    _is_torch,
+    _kind,
     arrays,
     check_not_empty_for_mean,
     check_reduction,
@@ -27,13 +29,25 @@ __all__ = ["ciou_loss", "dice", "diou_loss", "focal", "giou_loss", "iou_loss"]
 # --- focal loss ---
 
 
+def _log_or_minus_inf(xp, x, positive):
+    # double where: log only sees positive values, so log 0 = -inf carries no
+    # NaN gradient (logaddexp gives the -inf term a weight of exactly 0)
+    return xp.where(positive, xp.log(xp.where(positive, x, 1.0)), -math.inf)
+
+
 def _focal(xp, z, y, alpha, gamma):
     # -log p_t: the stable BCE-with-logits kernel of lossbook.classification
     ce = classification._bce_logits(xp, z, y, None)
-    # -log(1 - p_t) is the same kernel at the flipped logit (hard labels), so
-    # (1 - p_t)^gamma = exp(-gamma * that): the power is taken in log space and
-    # never meets 0**gamma, whose gradient is NaN for gamma < 1 when p_t -> 1
-    modulating = xp.exp(-gamma * classification._bce_logits(xp, -z, y, None))
+    # 1 - p_t = sigmoid(z) (1 - y) + sigmoid(-z) y (torchvision's, soft targets
+    # too): a sum of non-negative terms, taken in log space with
+    # log sigmoid(+-z) = -softplus(-+z), so it never cancels and the power is
+    # exp(gamma log(1 - p_t)), never 0**gamma, whose gradient is NaN for
+    # gamma < 1 when p_t -> 1. For hard labels one term is exactly -inf.
+    log_1m_pt = xp.logaddexp(
+        _log_or_minus_inf(xp, 1 - y, y < 1) - classification._softplus(xp, -z),
+        _log_or_minus_inf(xp, y, y > 0) - classification._softplus(xp, z),
+    )
+    modulating = xp.exp(gamma * log_1m_pt)
     loss = modulating * ce
     if alpha >= 0:
         loss = (alpha * y + (1 - alpha) * (1 - y)) * loss
@@ -41,6 +55,12 @@ def _focal(xp, z, y, alpha, gamma):
 
 
 def _check_alpha(alpha):
+    if _is_torch(alpha) or (
+        hasattr(alpha, "shape") and not isinstance(alpha, numbers.Number)
+    ):  # a tensor or an array, not a NumPy scalar
+        raise TypeError(
+            f"alpha must be a Python number, got {_kind(alpha)}; pass float(alpha)"
+        )
     if (
         isinstance(alpha, bool)
         or not isinstance(alpha, numbers.Real)
@@ -69,7 +89,7 @@ def focal(logits, target, *, alpha=0.25, gamma=2.0, reduction="mean"):
     logits : array_like or torch.Tensor
         Scores :math:`z`, any shape (one binary problem per element).
     target : array_like or torch.Tensor
-        Hard labels in {0, 1}, same shape.
+        Labels in [0, 1], same shape: hard (0 or 1) or soft.
     alpha : float, default 0.25
         Weight of the positives in [0, 1] (negatives get :math:`1 - \alpha`);
         any negative value disables the weighting (:math:`\alpha_t = 1`).
@@ -86,11 +106,12 @@ def focal(logits, target, *, alpha=0.25, gamma=2.0, reduction="mean"):
     Raises
     ------
     ValueError
-        If ``target`` holds values other than 0 and 1, ``gamma < 0``,
-        ``alpha > 1``, the shapes differ, ``reduction`` is unknown, or the
-        input is empty with ``reduction="mean"``.
+        If ``target`` leaves [0, 1], ``gamma < 0``, ``alpha > 1``, the
+        shapes differ, ``reduction`` is unknown, or the input is empty with
+        ``reduction="mean"``.
     TypeError
-        If NumPy and torch inputs are mixed.
+        If NumPy and torch inputs are mixed, or ``alpha`` or ``gamma`` is an
+        array.
 
     Notes
     -----
@@ -103,9 +124,9 @@ def focal(logits, target, *, alpha=0.25, gamma=2.0, reduction="mean"):
     gradient once :math:`p_t` rounds to 1.
 
     Matches ``torchvision.ops.sigmoid_focal_loss`` (same :math:`\alpha_t`,
-    same "alpha < 0 disables"); torchvision also accepts soft targets, this
-    function requires hard labels (for which :math:`-\log(1-p_t)` is
-    again a cross-entropy). The lecture notes' ``FocalLoss`` multiplies every
+    same "alpha < 0 disables", the same soft targets: :math:`p_t = p y +
+    (1 - p)(1 - y)` and :math:`\alpha_t = \alpha y + (1 - \alpha)(1 - y)`
+    for :math:`y \in [0, 1]`). The lecture notes' ``FocalLoss`` multiplies every
     sample by :math:`\alpha`; RetinaNet weights positives by :math:`\alpha`
     and negatives by :math:`1-\alpha`, as here. RetinaNet normalises the sum
     by the number of positive anchors: use ``reduction="sum"`` and divide.
@@ -124,7 +145,7 @@ def focal(logits, target, *, alpha=0.25, gamma=2.0, reduction="mean"):
     gamma = _checks.hyper("gamma", gamma, "nonnegative")
     alpha = _check_alpha(alpha)
     xp, z, y = _checks.inputs(reduction, logits=logits, target=target)
-    _checks.in_set(y, "target", (0.0, 1.0), "binary labels")
+    _checks.in_range(y, "target", 0.0, 1.0, "labels")
     return reduce(xp, _focal(xp, z, y, alpha, gamma), reduction)
 
 
@@ -439,7 +460,9 @@ def dice(prob, target, *, smooth=1.0, reduction="mean"):
     Parameters
     ----------
     prob : array_like or torch.Tensor
-        Shape ``(N, ...)``: predicted foreground probabilities in [0, 1].
+        Shape ``(N, ...)`` with at least 2 dimensions (a batch axis first):
+        predicted foreground probabilities in [0, 1]. One sample of shape
+        ``(H, W)`` is ``prob[None]``.
     target : array_like or torch.Tensor
         Same shape: the masks, values in [0, 1] (hard or soft).
     smooth : float, default 1.0
@@ -455,9 +478,9 @@ def dice(prob, target, *, smooth=1.0, reduction="mean"):
     Raises
     ------
     ValueError
-        If ``prob`` or ``target`` leaves [0, 1], ``prob`` is 0-d, ``smooth <
-        0``, the shapes differ, ``reduction`` is unknown, or the input is
-        empty with ``reduction="mean"``.
+        If ``prob`` or ``target`` leaves [0, 1], ``prob`` has fewer than 2
+        dimensions, ``smooth < 0``, the shapes differ, ``reduction`` is
+        unknown, or the input is empty with ``reduction="mean"``.
     TypeError
         If NumPy and torch inputs are mixed.
 
@@ -488,10 +511,11 @@ def dice(prob, target, *, smooth=1.0, reduction="mean"):
     check_reduction(reduction)
     smooth = _checks.hyper("smooth", smooth, "nonnegative")
     xp, p, t = arrays(prob=prob, target=target, float_args=("target",))
-    if p.ndim < 1:
+    if p.ndim < 2:
         raise ValueError(
-            f"`prob` must have shape (N, ...) with a batch axis, got shape "
-            f"{tuple(p.shape)}"
+            f"`prob` must have shape (N, ...) with a batch axis and at least "
+            f"one more, got shape {tuple(p.shape)}; for a single sample pass "
+            "`prob[None]` and `target[None]`"
         )
     _checks.same_shape(p, t, ("prob", "target"))
     if reduction == "mean" and p.shape[0] == 0:  # N = 0 samples (not 0 pixels)

@@ -119,6 +119,79 @@ def test_focal_is_accurate_against_mpmath_up_to_logits_of_1e4(
     assert errors[worst] <= MAX_ULPS_FOCAL
 
 
+# --- focal with soft targets (torchvision's definition) ---
+
+
+def soft_focal_data(rng, shape=(6, 5)):
+    z = 4.0 * rng.standard_normal(shape)
+    y = rng.uniform(size=shape)
+    y.flat[:6] = [0.0, 1.0, 0.5, 1e-9, 1 - 1e-9, 0.3]
+    z.flat[6:10] = [0.0, 40.0, -40.0, 1e4]
+    return z, y
+
+
+@pytest.mark.parametrize(("alpha", "gamma"), [(0.25, 2.0), (-1.0, 0.5), (0.7, 1.0)])
+def test_focal_with_soft_targets_matches_the_torchvision_formula(
+    alpha, gamma, backend, reduction, rng
+):
+    z, y = soft_focal_data(rng)
+    z, y = z.astype(backend.dtype), y.astype(backend.dtype)
+    got = focal(backend(z), backend(y), alpha=alpha, gamma=gamma, reduction=reduction)
+    backend.check_native(got, z.shape if reduction == "none" else ())
+    ref = torchvision_focal(
+        torch.from_numpy(z.astype(np.float64)),
+        torch.from_numpy(y.astype(np.float64)),
+        alpha,
+        gamma,
+        reduction,
+    )
+    # the reference's 1 - p_t cancels: a relative error of about eps / (1 - p_t)
+    rtol = max(64 * backend.eps, 1e-9)
+    np.testing.assert_allclose(backend.numpy(got), ref.numpy(), rtol=rtol, atol=1e-300)
+
+
+def mp_soft_focal(z, y, alpha, gamma):
+    """torchvision's formula for a soft target, at 80+ digits."""
+    with mpmath.workdps(80 + int(abs(z) / 2.3)):
+        z, y = mpmath.mpf(float(z)), mpmath.mpf(float(y))
+        p = 1 / (1 + mpmath.exp(-z))
+        ce = -(y * mpmath.log(p) + (1 - y) * mpmath.log(1 - p))
+        one_minus_pt = p * (1 - y) + (1 - p) * y
+        a_t = 1 if alpha < 0 else alpha * y + (1 - alpha) * (1 - y)
+        return +(a_t * one_minus_pt ** mpmath.mpf(gamma) * ce)
+
+
+def test_focal_with_soft_targets_is_accurate_against_mpmath(backend, mp):
+    rng = np.random.default_rng(14)
+    z, y = soft_focal_data(rng, (40,))
+    z, y = z.astype(backend.dtype), y.astype(backend.dtype)
+    for alpha, gamma in ((0.25, 2.0), (-1.0, 0.5)):
+        got = backend.numpy(
+            focal(backend(z), backend(y), alpha=alpha, gamma=gamma, reduction="none")
+        )
+        for g, zi, yi in zip(got, z, y, strict=True):
+            exact = mp_soft_focal(zi, yi, alpha, gamma)
+            # soft targets: the BCE y softplus(-z) + (1 - y) softplus(z) adds
+            # terms up to |z| (times a modulating factor <= 1), so the error
+            # is bounded by a few ulps of |z| + 1, not of the result
+            bound = 64 * backend.eps * (abs(float(zi)) + 1)
+            assert abs(mp.f(g) - exact) <= bound, (zi, yi, float(g), float(exact))
+
+
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_focal_with_soft_targets_has_finite_gradients(gamma, rng):
+    z, y = soft_focal_data(rng)
+    zt = torch.tensor(z, requires_grad=True)
+    yt = torch.tensor(y, requires_grad=True)
+    gz, gy = torch.autograd.grad(focal(zt, yt, gamma=gamma, reduction="sum"), (zt, yt))
+    assert torch.isfinite(gz).all() and torch.isfinite(gy).all()
+    inner = torch.tensor(rng.uniform(0.05, 0.95, (3, 4)), requires_grad=True)
+    z3 = torch.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda a, b: focal(a, b, gamma=gamma, reduction="sum"), (z3, inner)
+    )
+
+
 @pytest.mark.parametrize("gamma", [0.0, 0.3, 0.5, 1.0, 2.0, 5.0])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_focal_gradient_is_finite_at_logits_of_1e4_and_for_gamma_below_1(gamma, dtype):
@@ -623,6 +696,16 @@ def test_dice_bad_inputs():
         ValueError, match=r"`prob` must have shape \(N, \.\.\.\) with a batch axis"
     ):
         dice(0.5, 0.5)
+    # one mask of shape (H,) or (H, W) is not a batch: refused, with the fix
+    with pytest.raises(
+        ValueError,
+        match=r"and at least one more, got shape \(3,\); for a single sample pass "
+        r"`prob\[None\]`",
+    ):
+        dice(np.full(3, 0.5), np.ones(3))
+    np.testing.assert_allclose(
+        dice(np.full(3, 0.5)[None], np.ones(3)[None]), 1 - (3 + 1) / (4.5 + 1)
+    )
     with pytest.raises(
         ValueError, match=r"`prob` and `target` must have the same shape"
     ):
@@ -642,9 +725,15 @@ def test_dice_bad_inputs():
 def test_focal_bad_inputs():
     z = np.zeros(3)
     with pytest.raises(
-        ValueError, match=r"`target` must hold binary labels in \{0, 1\}, found 0.5"
+        ValueError, match=r"`target` must hold labels in \[0, 1\], found 1.5"
     ):
-        focal(z, [0.0, 0.5, 1.0])
+        focal(z, [0.0, 1.5, 1.0])
+    with pytest.raises(ValueError, match=r"found nan"):
+        focal(z, [0.0, math.nan, 1.0])
+    with pytest.raises(TypeError, match=r"^alpha must be a Python number, got a"):
+        focal(torch.zeros(3), torch.zeros(3), alpha=torch.tensor(0.25))
+    with pytest.raises(TypeError, match=r"^gamma must be a Python number"):
+        focal(z, z, gamma=np.array(2.0))
     with pytest.raises(
         ValueError, match=r"^gamma must be a non-negative number \(>= 0\), got -1.0$"
     ):
