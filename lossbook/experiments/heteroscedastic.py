@@ -85,7 +85,8 @@ def fit_gaussian_line(x, y, *, scale="linear", max_iter=500):
 
     computed by :func:`lossbook.gaussian_nll` with the per-element tensor
     ``sigma`` (the learned, input-dependent scale), minimised over all four
-    parameters by L-BFGS in float64, starting from the least-squares line.
+    parameters in float64 by BFGS (:func:`scipy.optimize.minimize`, gradient
+    by autograd), starting from the least-squares line.
 
     Parameters
     ----------
@@ -95,7 +96,7 @@ def fit_gaussian_line(x, y, *, scale="linear", max_iter=500):
         ``"linear"``: :math:`\log \sigma(x) = a x + d` (heteroscedastic);
         ``"global"``: one learned :math:`\sigma = e^d` (``a`` stays 0).
     max_iter : int, default 500
-        Iteration limit of L-BFGS.
+        Iteration limit of BFGS.
 
     Returns
     -------
@@ -133,6 +134,7 @@ def fit_gaussian_line(x, y, *, scale="linear", max_iter=500):
     True
     """
     import torch
+    from scipy.optimize import minimize
 
     from ..likelihood import gaussian_nll
 
@@ -152,28 +154,23 @@ def fit_gaussian_line(x, y, *, scale="linear", max_iter=500):
     w0, c0 = np.linalg.lstsq(np.column_stack([x, np.ones_like(x)]), y, rcond=None)[0]
     spread = max(float(np.std(y - w0 * x - c0)), 1e-8)
     xt, yt = torch.as_tensor(x), torch.as_tensor(y)
-    params = torch.tensor(
-        [w0, c0, 0.0, math.log(spread)], dtype=torch.float64, requires_grad=True
-    )
-    optimiser = torch.optim.LBFGS(
-        [params],
-        lr=1.0,
-        max_iter=max_iter,
-        history_size=20,
-        tolerance_grad=1e-12,
-        tolerance_change=1e-15,
-        line_search_fn="strong_wolfe",
-    )
-    slope_of_log_sigma = 1.0 if scale == "linear" else 0.0
+    linear = scale == "linear"
 
-    def closure():
-        optimiser.zero_grad()
+    def nll_and_gradient(theta):
+        # the loss and its gradient by autograd, for scipy's quasi-Newton method
+        params = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
         pred = params[0] * xt + params[1]
+        log_sigma = params[3] + (params[2] * xt if linear else 0.0)
         # log sigma is linear in x, so sigma = exp(.) stays positive
-        sigma = torch.exp(slope_of_log_sigma * params[2] * xt + params[3])
-        loss = gaussian_nll(pred, yt, sigma=sigma)
+        loss = gaussian_nll(pred, yt, sigma=torch.exp(log_sigma))
         loss.backward()
-        return loss
+        return loss.item(), params.grad.numpy().copy()
 
-    optimiser.step(closure)
-    return params.detach().numpy().copy()
+    result = minimize(
+        nll_and_gradient,
+        np.array([w0, c0, 0.0, math.log(spread)]),
+        jac=True,
+        method="BFGS",
+        options={"gtol": 1e-11, "maxiter": max_iter},
+    )
+    return result.x
