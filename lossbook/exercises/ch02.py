@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .. import likelihood, regression
+from .. import classification, likelihood, regression
 from ..experiments.datasets import line_with_outliers
 from ..experiments.landscape import constant_loss_curve
 from . import register
@@ -64,3 +64,53 @@ def _lr_threshold():
         torch.zeros(2, dtype=torch.float64),
     )
     return 2.0 / float(np.linalg.eigvalsh(hessian.numpy()).max())
+
+
+# exercise 5: entropy, cross-entropy and KL divergence of one prediction
+TARGET_DISTRIBUTION = [[0.5, 0.3, 0.2]]
+KL_LOGITS = [[1.0, 0.0, -1.0]]
+
+
+@register(
+    "ch02.5",
+    hint=(
+        "H(q) = -sum q log q; the cross-entropy is log sum exp(z) - sum q z; "
+        "their difference is the KL divergence. Answer [H, cross-entropy, KL]."
+    ),
+)
+def _entropy_cross_entropy_kl():
+    q = np.array(TARGET_DISTRIBUTION)
+    z = np.array(KL_LOGITS)
+    # the entropy is the cross-entropy of q against itself (logits log q)
+    entropy = float(classification.cross_entropy(np.log(q), q))
+    return np.array(
+        [
+            entropy,
+            float(classification.cross_entropy(z, q)),
+            float(classification.kl_div(z, q)),
+        ]
+    )
+
+
+# exercise 6: a constant under per-sample Gaussian noise scales
+WEIGHTED_SAMPLE = [1.0, 2.0, 10.0]
+WEIGHTED_SIGMA = [0.5, 0.5, 5.0]
+
+
+@register(
+    "ch02.6",
+    hint=(
+        "Minimise sum (y_i - c)^2 / (2 sigma_i^2): the mean weighted by 1 / sigma_i^2."
+    ),
+)
+def _weighted_location():
+    from scipy.optimize import minimize_scalar
+
+    y = np.array(WEIGHTED_SAMPLE)
+    sigma = np.array(WEIGHTED_SIGMA)
+    return minimize_scalar(
+        lambda c: float(likelihood.gaussian_nll(np.full(3, c), y, sigma=sigma)),
+        bounds=(min(WEIGHTED_SAMPLE), max(WEIGHTED_SAMPLE)),
+        method="bounded",
+        options={"xatol": 1e-10},
+    ).x
