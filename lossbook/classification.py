@@ -223,6 +223,18 @@ def _ce_setup(logits, target, weight, label_smoothing, ignore_index, reduction):
 # --- public losses ---
 
 
+def _hard_labels(name, x):
+    """``x`` as an array, unless it is floating: labels are integers or bools."""
+    xp, x = namespace_of(x)
+    if not xp.isdtype(x.dtype, ("bool", "integral")):
+        raise ValueError(
+            f"`{name}` must hold integer or boolean labels, got dtype {x.dtype}; "
+            "threshold scores or probabilities first, e.g. `prob >= 0.5`, "
+            "`scores.argmax(-1)` or `np.where(score >= 0, 1, -1)`"
+        )
+    return x
+
+
 def zero_one(pred_labels, target_labels, *, reduction="mean"):
     r"""The 0-1 loss: 1 where the predicted label is wrong, else 0.
 
@@ -233,22 +245,25 @@ def zero_one(pred_labels, target_labels, *, reduction="mean"):
     Parameters
     ----------
     pred_labels : array_like or torch.Tensor
-        Predicted labels (any comparable values).
+        Predicted labels: integers (class indices, signed labels) or booleans.
     target_labels : array_like or torch.Tensor
-        True labels, same shape.
+        True labels, integer or boolean, same shape.
     reduction : {"mean", "sum", "none"}, default "mean"
         ``"mean"`` gives the error rate.
 
     Returns
     -------
     loss : numpy.ndarray or torch.Tensor
-        Floating 0-d value or per-element 0.0 / 1.0.
+        Floating 0-d value or per-element 0.0 / 1.0 (float64 for NumPy,
+        torch's default dtype for tensors).
 
     Raises
     ------
     ValueError
-        If the shapes differ, ``reduction`` is unknown, or the input is empty
-        with ``reduction="mean"``.
+        If a label array is floating (scores or probabilities: threshold them
+        first, e.g. ``prob >= 0.5`` or ``logits.argmax(-1)``), the shapes
+        differ, ``reduction`` is unknown, or the input is empty with
+        ``reduction="mean"``.
     TypeError
         If NumPy and torch inputs are mixed.
 
@@ -269,10 +284,11 @@ def zero_one(pred_labels, target_labels, *, reduction="mean"):
     >>> float(lb.zero_one([1, 0, 1, 1], [1, 1, 1, 0]))
     0.5
     """
-    xp, a, b = _checks.inputs(
-        reduction, pred_labels=pred_labels, target_labels=target_labels
-    )
-    return reduce(xp, xp.astype(a != b, a.dtype), reduction)
+    a = _hard_labels("pred_labels", pred_labels)
+    b = _hard_labels("target_labels", target_labels)
+    xp, a_float, _ = _checks.inputs(reduction, pred_labels=a, target_labels=b)
+    # compare the labels themselves (int64 beyond 2^53 stays exact)
+    return reduce(xp, xp.astype(a != b, a_float.dtype), reduction)
 
 
 def binary_cross_entropy(prob, target, *, weight=None, reduction="mean"):

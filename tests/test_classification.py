@@ -406,11 +406,37 @@ def _compare_reduced(backend, got, per_element, reduction):
     )
 
 
-def test_zero_one_counts_mistakes(backend, reduction):
-    p = [[1, 0, 2], [1, 1, 0]]
-    t = [[1, 1, 2], [0, 1, 0]]
-    got = lb.zero_one(backend(p), backend(t), reduction=reduction)
-    _compare_reduced(backend, got, (np.asarray(p) != np.asarray(t)) * 1.0, reduction)
+@pytest.mark.parametrize("labels", [np.int64, np.int32, np.bool_])
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_zero_one_counts_mistakes(kind, labels, reduction):
+    p = np.array([[1, 0, 2], [1, 1, 0]]).astype(labels)
+    t = np.array([[1, 1, 2], [0, 1, 0]]).astype(labels)
+    make = torch.from_numpy if kind == "torch" else np.asarray
+    got = lb.zero_one(make(p), make(t), reduction=reduction)
+    expected = (p != t) * 1.0
+    expected = {"none": expected, "sum": expected.sum(), "mean": expected.mean()}
+    np.testing.assert_allclose(np.asarray(got), expected[reduction], rtol=1e-7)
+    assert got.dtype == (torch.get_default_dtype() if kind == "torch" else np.float64)
+
+
+@pytest.mark.parametrize("make", [np.asarray, torch.tensor])
+def test_zero_one_refuses_floating_labels_and_suggests_a_threshold(make):
+    msg = (
+        r"`pred_labels` must hold integer or boolean labels, got dtype .*float.*; "
+        r"threshold scores or probabilities first, e.g. `prob >= 0.5`"
+    )
+    with pytest.raises(ValueError, match=msg):
+        lb.zero_one(make(np.array([0.9, 0.2])), make(np.array([1, 0])))
+    with pytest.raises(ValueError, match=r"`target_labels` must hold integer or bool"):
+        lb.zero_one(make(np.array([1, 0])), make(np.array([1.0, 0.0])))
+    prob = make(np.array([0.9, 0.2]))
+    assert float(lb.zero_one(prob >= 0.5, make(np.array([1, 1])))) == 0.5
+
+
+def test_zero_one_compares_large_integer_labels_exactly():
+    a, b = np.array([2**60 + 1]), np.array([2**60])  # equal once in float64
+    assert float(lb.zero_one(a, b)) == 1.0
+    assert float(lb.zero_one(torch.tensor(a), torch.tensor(b))) == 1.0
 
 
 def test_zero_one_of_integers_is_a_float_rate():
@@ -438,7 +464,7 @@ CALLS = {
     "cross_entropy": (lb.cross_entropy, np.zeros((2, 3)), np.array([0, 2])),
     "hinge": (lb.hinge, np.zeros((2, 3)), np.ones((2, 3))),
     "exponential": (lb.exponential, np.zeros((2, 3)), -np.ones((2, 3))),
-    "zero_one": (lb.zero_one, np.zeros((2, 3)), np.ones((2, 3))),
+    "zero_one": (lb.zero_one, np.zeros((2, 3), int), np.ones((2, 3), int)),
 }
 FIRST = {
     "binary_cross_entropy": "prob",
@@ -450,7 +476,7 @@ FIRST = {
 }
 
 
-@pytest.mark.parametrize("name", list(CALLS))
+@pytest.mark.parametrize("name", [n for n in CALLS if n != "zero_one"])
 def test_kinds_and_dtypes(name):
     fn, a, t0 = CALLS[name]
     for dtype, tdtype in ((np.float32, torch.float32), (np.float64, torch.float64)):
@@ -513,7 +539,7 @@ def test_a_reduction_typo_lists_the_three(name):
         fn(a, t, reduction="avg")
 
 
-@pytest.mark.parametrize("name", list(CALLS))
+@pytest.mark.parametrize("name", [n for n in CALLS if n != "zero_one"])
 def test_empty_inputs_mean_raises_sum_is_zero(name, backend):
     fn, a, t = CALLS[name]
     a0 = backend(a[:0])
@@ -544,13 +570,12 @@ def _numpy_torch_cases(rng):
         "ce_prob": (lb.cross_entropy, z, rng.dirichlet(np.ones(C), N), {"weight": cw}),
         "hinge": (lb.hinge, s, signed, {"margin": 0.5}),
         "exponential": (lb.exponential, s, signed, {}),
-        "zero_one": (lb.zero_one, np.sign(s), signed, {}),
+        "zero_one": (lb.zero_one, np.sign(s).astype(int), signed.astype(int), {}),
     }  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    "case", ["bce", "bce_logits", "ce_index", "ce_prob", "hinge", "exponential",
-             "zero_one"]
+    "case", ["bce", "bce_logits", "ce_index", "ce_prob", "hinge", "exponential"]
 )  # fmt: skip
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_numpy_result_equals_torch_result(case, dtype, reduction, rng):
@@ -791,7 +816,7 @@ def test_every_classification_loss_is_non_negative(z, data):
         ),
         lb.hinge(z, signed, reduction="none"),
         lb.exponential(z, signed, reduction="none"),
-        lb.zero_one(np.sign(z), signed, reduction="none"),
+        lb.zero_one(np.sign(z).astype(int), signed.astype(int), reduction="none"),
     ]
     for v in losses:
         assert np.all(v >= 0)

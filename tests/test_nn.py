@@ -147,7 +147,7 @@ def _inputs(name, rng):
     if name == "brier":
         return [t(rng.dirichlet(np.ones(3), n)), torch.tensor(rng.integers(0, 3, n))]
     if name == "zero_one":
-        return [t(labels01), t(rng.integers(0, 2, n))]
+        return [torch.tensor(labels01 > 0), torch.tensor(rng.integers(0, 2, n))]
     if name in ("binary_cross_entropy", "bernoulli_nll",
                 "weighted_binary_cross_entropy"):  # fmt: skip
         return [t(prob), t(labels01)]
