@@ -410,6 +410,39 @@ class PPOLog:
     episode_ends: np.ndarray = field(repr=False)
 
 
+class _Adam:
+    """Adam (Kingma and Ba, 2015), step for step as ``torch.optim.Adam``.
+
+    Written out because constructing any ``torch.optim`` optimiser imports
+    ``torch._dynamo``, which costs a second or two of a chapter's run time.
+    """
+
+    def __init__(self, params, *, lr, betas=(0.9, 0.999), eps=1e-8):
+        import torch
+
+        self.params, self.lr, self.betas, self.eps = list(params), lr, betas, eps
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+        self.t = 0
+
+    def step(self):
+        import torch
+
+        self.t += 1
+        b1, b2 = self.betas
+        c1, c2 = 1 - b1**self.t, 1 - b2**self.t  # bias corrections
+        with torch.no_grad():
+            for p, m, v in zip(self.params, self.m, self.v, strict=True):
+                m.mul_(b1).add_(p.grad, alpha=1 - b1)
+                v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+                denom = (v.sqrt() / math.sqrt(c2)).add_(self.eps)
+                p.addcdiv_(m, denom, value=-self.lr / c1)
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+
 def _actor_critic(torch, hidden, gen):
     nn = torch.nn
 
@@ -497,7 +530,7 @@ def train_ppo(
     gen = torch.Generator().manual_seed(seed)
     policy, critic = _actor_critic(torch, hidden, gen)
     params = list(policy.parameters()) + list(critic.parameters())
-    opt = torch.optim.Adam(params, lr=lr, eps=1e-5)
+    opt = _Adam(params, lr=lr, eps=1e-5)
     env = CartPole(n_envs, seed=int(rng.integers(2**31)))
     obs = env.reset()
     ep_return = np.zeros(n_envs)
@@ -510,7 +543,7 @@ def train_ppo(
     batch = n_steps * n_envs
     for it in range(iterations):
         if anneal_lr:  # linear decay to 0 over the run, as in the PPO paper
-            opt.param_groups[0]["lr"] = lr * (1.0 - it / iterations)
+            opt.lr = lr * (1.0 - it / iterations)
         obs_buf = np.empty((*shape, 4))
         next_buf = np.empty((*shape, 4))
         act_buf = np.empty(shape, dtype=np.int64)

@@ -260,6 +260,22 @@ def test_ppo_learns_to_balance():
     assert log.mean_return[-1] > 100
 
 
+def test_adam_steps_like_torch_optim_adam():
+    gen = torch.Generator().manual_seed(0)
+    ours = [torch.randn(3, 2, generator=gen, dtype=torch.float64, requires_grad=True)]
+    ref = [ours[0].detach().clone().requires_grad_()]
+    mine = ppo._Adam(ours, lr=0.1, eps=1e-5)
+    theirs = torch.optim.Adam(ref, lr=0.1, eps=1e-5)
+    for step in range(5):
+        for params, opt in ((ours, mine), (ref, theirs)):
+            opt.zero_grad()
+            loss = (params[0] ** 3).sum() + step * params[0].sum()
+            loss.backward()
+            opt.step()
+        torch.testing.assert_close(ours[0], ref[0], rtol=1e-14, atol=1e-15)
+    assert not torch.equal(ours[0], ref[0].detach() * 0)
+
+
 def test_module_constants_are_cartpole_v1s():
     masses = (ppo.MASS_CART, ppo.MASS_POLE)
     assert (ppo.GRAVITY, *masses, ppo.HALF_LENGTH) == (G, MC, MP, L)
