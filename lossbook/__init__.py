@@ -26,6 +26,7 @@ from . import (
     scoring,
     weighting,
 )
+from ._checks import set_value_checks, value_checks
 from .classification import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -115,10 +116,12 @@ __all__ = [
     "reliability_curve",
     "rl",
     "scoring",
+    "set_value_checks",
     "smooth_l1",
     "smooth_labels",
     "triplet",
     "uncertainty_weighted",
+    "value_checks",
     "value_loss",
     "weighted_binary_cross_entropy",
     "weighted_sum",

@@ -1,13 +1,25 @@
 """Input checkers, one per family of rules in the API contract.
 
 Every checker raises ``ValueError`` with a message that names the argument,
-shows the offending value (or shapes) and says what is allowed. Data checks
-make one vectorised pass and move a single boolean to the host; the offending
-value is only looked up when the check fails.
+shows the offending value (or shapes) and says what is allowed.
+
+Shape and argument checks always run. Value checks (ranges, label sets, class
+indices, boxes) read the data, so where they run depends on it:
+
+- NumPy arrays and CPU tensors in eager mode: one vectorised pass moves a
+  single boolean to the host; the offending value is only looked up when the
+  check fails;
+- CUDA tensors: an asynchronous device assertion (``torch._assert_async``),
+  no copy to the host and no synchronisation; a failure surfaces at a later
+  synchronisation as a device-side assertion error;
+- other devices, and wherever torch traces (``torch.compile``, ``torch.func``
+  transforms, meta and fake tensors): skipped;
+- everywhere: skipped while :func:`set_value_checks` has turned them off.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 
@@ -19,7 +31,120 @@ from ._backend import (
     arrays,
     check_not_empty_for_mean,
     check_reduction,
+    input_roundoff,
+    traced,
 )
+
+# --- the switch of value checks, and where they run ---
+
+_value_checks = True  # read by every value check; toggled by set_value_checks
+
+_SKIP, _HOST, _DEVICE = 0, 1, 2
+_ASYNC_DEVICES = ("cuda",)  # where torch._assert_async is asynchronous
+
+
+def set_value_checks(enabled: bool) -> bool:
+    """Turn lossbook's value checks on or off everywhere; return the old setting.
+
+    Value checks read the data (probabilities in [0, 1], labels in their set,
+    class indices in range, well-formed boxes). Turning them off saves their
+    pass over the inputs; shape and argument checks stay on.
+
+    Parameters
+    ----------
+    enabled : bool
+        ``True`` to run value checks (the default), ``False`` to skip them.
+
+    Returns
+    -------
+    previous : bool
+        The setting before the call, to restore it later.
+
+    Raises
+    ------
+    TypeError
+        If ``enabled`` is not a bool.
+
+    See Also
+    --------
+    value_checks : the same as a context manager.
+
+    Notes
+    -----
+    The setting is global to the process (all threads). ``torch.compile``
+    guards on it: flipping it recompiles a compiled loss, it never goes stale.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> previous = lb.set_value_checks(False)
+    >>> float(lb.hinge([0.5], [0.0]))  # 0 is not a signed label: unchecked
+    1.0
+    >>> lb.set_value_checks(previous)  # back on; returns the setting it replaces
+    False
+    """
+    global _value_checks
+    if not isinstance(enabled, bool):
+        raise TypeError(f"enabled must be True or False, got {enabled!r}")
+    previous = _value_checks
+    _value_checks = enabled
+    return previous
+
+
+@contextlib.contextmanager
+def value_checks(enabled: bool = True):
+    """Context manager: value checks on or off inside the ``with`` block.
+
+    ``with lb.value_checks(False): ...`` skips the value checks of every loss
+    in the block (see :func:`set_value_checks`) and restores the previous
+    setting on exit, also when the block raises. Usable as a decorator.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> with lb.value_checks(False):
+    ...     float(lb.hinge([0.5], [0.0]))  # 0 is not a signed label: unchecked
+    1.0
+    >>> lb.hinge([0.5], [0.0])
+    Traceback (most recent call last):
+    ...
+    ValueError: `target` must hold signed labels in {-1, 1}, found 0.0
+    """
+    previous = set_value_checks(enabled)
+    try:
+        yield
+    finally:
+        set_value_checks(previous)
+
+
+def _where(x) -> int:
+    """Where the value checks of ``x`` run: ``_HOST``, ``_DEVICE`` or ``_SKIP``."""
+    if not _value_checks:
+        return _SKIP
+    if not _is_torch(x):
+        return _HOST
+    if traced(x):
+        return _SKIP
+    if x.is_cpu:
+        return _HOST
+    return _DEVICE if x.device.type in _ASYNC_DEVICES else _SKIP
+
+
+def _failed(bad, where: int, message) -> bool:
+    """Whether the boolean array ``bad`` holds a True, where it may be read.
+
+    On the host: one boolean read. On a device: an asynchronous assertion that
+    ``bad`` holds no True (``message()`` is its text), and ``False``: the call
+    goes on; a failure stops the device later.
+    """
+    if where == _HOST:
+        return bool(bad.any())
+    if where == _DEVICE:
+        import torch
+
+        torch._assert_async(~bad.any(), message())
+    return False
+
 
 _RULES = {
     "positive": (lambda v: v > 0, "a positive number (> 0)"),
@@ -72,10 +197,11 @@ def broadcastable(w, x, name: str, to: str) -> None:
 def inputs(reduction, *, broadcast=(), **named):
     """The shared checker of element-wise losses; returns ``(xp, *arrays)``.
 
-    Converts every named input to one backend (the first fixes the dtype, the
-    others are cast to it), requires the shape of the first for every input
-    except those in ``broadcast``, which need only broadcast to it, and a
-    non-empty first input for ``reduction="mean"``. ``None`` inputs (absent
+    Converts every named input to one backend and one computing dtype (the
+    type promotion of their floating dtypes, see ``_backend.arrays``),
+    requires the shape of the first for every input except those in
+    ``broadcast``, which need only broadcast to it, and a non-empty first
+    input for ``reduction="mean"``. ``None`` inputs (absent
     options) come back as ``None``.
     """
     check_reduction(reduction)
@@ -108,13 +234,23 @@ def _first_bad(x, bad):
 
 
 def _any(mask) -> bool:
-    return bool(mask.any())
+    """Whether a value check's ``mask`` of offending elements holds a True.
+
+    For checkers that compute their mask before asking: it follows the rules
+    of the module docstring (``False`` where the check is skipped or runs on
+    the device); a checker that can skip its whole pass asks :func:`_where`
+    first, as those below do.
+    """
+    return _failed(mask, _where(mask), lambda: "lossbook: a value check failed")
 
 
 def in_range(x, name: str, lo: float, hi: float, what: str) -> None:
     """Every element of ``x`` must lie in ``[lo, hi]`` (NaN fails too)."""
+    where = _where(x)
+    if where == _SKIP:
+        return
     bad = ~((x >= lo) & (x <= hi))
-    if _any(bad):
+    if _failed(bad, where, lambda: f"`{name}` must hold {what} in [{lo:g}, {hi:g}]"):
         raise ValueError(
             f"`{name}` must hold {what} in [{lo:g}, {hi:g}], found "
             f"{_first_bad(x, bad)!r}"
@@ -123,15 +259,20 @@ def in_range(x, name: str, lo: float, hi: float, what: str) -> None:
 
 def in_set(x, name: str, allowed: tuple[float, ...], what: str) -> None:
     """Every element of ``x`` must be one of ``allowed`` (hard labels)."""
+    where = _where(x)
+    if where == _SKIP:
+        return
     good = x == allowed[0]
     for value in allowed[1:]:
         good = good | (x == value)
     bad = ~good
-    if _any(bad):
-        shown = ", ".join(f"{v:g}" for v in allowed)
-        raise ValueError(
-            f"`{name}` must hold {what} in {{{shown}}}, found {_first_bad(x, bad)!r}"
-        )
+    rule = lambda: f"`{name}` must hold {what} in {{{_shown(allowed)}}}"  # noqa: E731
+    if _failed(bad, where, rule):
+        raise ValueError(f"{rule()}, found {_first_bad(x, bad)!r}")
+
+
+def _shown(allowed) -> str:
+    return ", ".join(f"{v:g}" for v in allowed)
 
 
 def class_indices(x, name: str, num_classes: int) -> None:
@@ -148,8 +289,11 @@ def class_indices(x, name: str, num_classes: int) -> None:
         raise ValueError(
             f"`{name}` must hold integer class indices, got dtype {x.dtype}"
         )
+    where = _where(x)
+    if where == _SKIP:
+        return
     bad = (x < 0) | (x >= num_classes)
-    if _any(bad):
+    if _failed(bad, where, lambda: f"`{name}` must hold indices in [0, {num_classes})"):
         raise ValueError(
             f"`{name}` must hold class indices in [0, {num_classes}), found "
             f"{_first_bad(x, bad)!r}"
@@ -158,8 +302,11 @@ def class_indices(x, name: str, num_classes: int) -> None:
 
 def positive_values(s, name: str) -> None:
     """Every element of a scale array must be positive and finite."""
+    where = _where(s)
+    if where == _SKIP:
+        return
     bad = ~((s > 0) & (s < math.inf))  # NaN compares False: caught
-    if _any(bad):
+    if _failed(bad, where, lambda: f"`{name}` must hold positive finite numbers"):
         raise ValueError(
             f"`{name}` must hold positive finite numbers (> 0), found "
             f"{_first_bad(s, bad)!r}"
@@ -168,10 +315,13 @@ def positive_values(s, name: str) -> None:
 
 def boxes(xp, b, name: str) -> None:
     """Every row must be a finite box ``(x1, y1, x2, y2)`` with x2 >= x1, y2 >= y1."""
+    where = _where(b)
+    if where == _SKIP:
+        return
     ok = (b[:, 2] >= b[:, 0]) & (b[:, 3] >= b[:, 1])  # NaN compares False: caught
     ok = ok & xp.all(xp.isfinite(b), axis=-1)
     bad = ~ok
-    if _any(bad):
+    if _failed(bad, where, lambda: f"`{name}` must hold finite, ordered boxes"):
         row = int(xp.argmax(xp.astype(bad, xp.int32)))  # argmax: first bad row
         corners = [float(v) for v in b[row, :].tolist()]
         raise ValueError(
@@ -184,12 +334,30 @@ def boxes(xp, b, name: str) -> None:
 _RULES["open_unit"] = (lambda v: 0 < v < 1, "a number in (0, 1)")
 
 
-def sums_to_one(x, name: str, axis: int, what: str, rtol: float = 1e-3) -> None:
-    """Every slice of ``x`` along ``axis`` must sum to 1 (to ``rtol``)."""
-    total = x.sum(axis) if _is_torch(x) else np.sum(x, axis=axis)
-    bad = ~(abs(total - 1) <= rtol)  # NaN compares False: caught
-    if _any(bad):
+def sums_to_one(
+    x, name: str, axis: int, what: str, rtol: float = 1e-3, *, xp=None
+) -> None:
+    """Every slice of ``x`` along ``axis`` must sum to 1 (to ``rtol``).
+
+    Probabilities stored in float16/bfloat16 (``x``'s dtype, or the inputs
+    ``xp`` was made for) are each rounded by up to the unit roundoff u of
+    their format: their sum is allowed 2u (bfloat16: 2^-7), when that is more
+    than ``rtol``.
+    """
+    where = _where(x)
+    if where == _SKIP:
+        return
+    tol = max(rtol, 2 * input_roundoff(xp, x))
+    wide = x.dtype.itemsize < 4  # a sum of float16/bfloat16 in float32
+    if _is_torch(x):
+        import torch
+
+        total = x.sum(axis, dtype=torch.float32 if wide else None)
+    else:
+        total = np.sum(x, axis=axis, dtype=np.float32 if wide else None)
+    bad = ~(abs(total - 1) <= tol)  # NaN compares False: caught
+    if _failed(bad, where, lambda: f"`{name}` must hold {what} summing to 1"):
         raise ValueError(
             f"`{name}` must hold {what} summing to 1 along axis {axis} (to "
-            f"{rtol:g}), found a sum of {_first_bad(total, bad)!r}"
+            f"{tol:g}), found a sum of {_first_bad(total, bad)!r}"
         )

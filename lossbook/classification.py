@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import numbers
 
-import array_api_compat
 import numpy as np
 
 from . import _checks
 from ._backend import (
+    _is_torch,
     arrays,
     check_not_empty_for_mean,
     check_reduction,
+    device,
     namespace_of,
     reduce,
 )
@@ -90,7 +91,7 @@ def _neg_log_softmax(xp, z):
     """-log softmax over the last axis (>= 0), exact for tiny losses and huge logits."""
     k = z.shape[-1]
     top = xp.argmax(z, axis=-1, keepdims=True)
-    is_top = xp.arange(k, device=array_api_compat.device(z)) == top
+    is_top = xp.arange(k, device=device(z)) == top
     # z_top picked by a mask (not max) so autograd routes its gradient correctly
     z_top = xp.sum(xp.where(is_top, z, 0.0), axis=-1, keepdims=True)
     d = z - z_top  # <= 0: exp never overflows
@@ -106,7 +107,7 @@ def _neg_log_softmax(xp, z):
 
 
 def _one_hot(xp, index, k, dtype):
-    classes = xp.arange(k, device=array_api_compat.device(index))
+    classes = xp.arange(k, device=device(index))
     return xp.astype(index[:, None] == classes, dtype)
 
 
@@ -678,7 +679,7 @@ def smooth_labels(target, num_classes, *, epsilon, spread="all"):
     >>> lb.smooth_labels([0], 4, epsilon=0.3, spread="all")
     array([[0.775, 0.075, 0.075, 0.075]])
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int | np.integer):
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
     if num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
@@ -686,7 +687,7 @@ def smooth_labels(target, num_classes, *, epsilon, spread="all"):
     if spread not in ("all", "others"):
         raise ValueError(f"spread must be 'all' or 'others', got {spread!r}")
     xp, t = namespace_of(target)
-    if array_api_compat.is_torch_array(t):
+    if _is_torch(t):
         import torch
 
         dtype = torch.get_default_dtype()

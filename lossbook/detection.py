@@ -153,7 +153,10 @@ def focal(logits, target, *, alpha=0.25, gamma=2.0, reduction="mean"):
 
 
 def _boxes(pred_boxes, target_boxes, eps, reduction):
-    """The checker of the IoU family; returns ``(xp, eps, pred, target)``."""
+    """The checker of the IoU family; returns ``(xp, eps, pred, target)``.
+
+    ``eps`` is an array of one value per pair (see :func:`_normalised`).
+    """
     check_reduction(reduction)
     eps = _checks.hyper("eps", eps, "positive")
     xp, p, t = arrays(
@@ -169,7 +172,32 @@ def _boxes(pred_boxes, target_boxes, eps, reduction):
     check_not_empty_for_mean(p, reduction, "pred_boxes")
     _checks.boxes(xp, p, "pred_boxes")
     _checks.boxes(xp, t, "target_boxes")
-    return xp, eps, p, t
+    return (xp, *_normalised(xp, p, t, eps))
+
+
+# by the bytes of a float (float32, float64): where coordinates count as huge
+# (sqrt of the largest number / 4: sums of squares of sides stay finite), and
+# the smallest normal number
+_HUGE = {4: (2.0**62, 2.0**-126), 8: (2.0**510, 2.0**-1022)}
+
+
+def _normalised(xp, p, t, eps):
+    """Pairs of huge boxes in units of their size; returns ``(eps, p, t)``.
+
+    The IoU family squares sides and distances: from |x| ~ 4.6e18 in float32
+    (1.7e152 in float64) that overflows to inf and the loss turns NaN. Such a
+    pair is divided by its largest |coordinate| m (the losses are
+    scale-invariant up to eps), and its eps, an area, becomes the dtype's
+    smallest normal number (eps / m^2 would underflow; it guards 0/0 at
+    degenerate boxes all the same). Every other pair is divided by exactly 1
+    and keeps eps: its value is unchanged to the last bit.
+    """
+    big, tiny = _HUGE[min(p.dtype.itemsize, 8)]
+    # m is held constant for autograd: a pair's loss does not depend on it
+    m = stop_gradient(xp.max(xp.abs(xp.concat([p, t], axis=-1)), axis=-1))
+    s = xp.where(m > big, m, 1.0)
+    eps = xp.maximum(eps / s / s, tiny)
+    return eps, p / s[:, None], t / s[:, None]
 
 
 def _corners(b):

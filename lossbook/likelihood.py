@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 
-import array_api_compat
 import numpy as np
 
 from . import _checks, classification, regression
@@ -19,6 +18,7 @@ from ._backend import (
     arrays,
     check_not_empty_for_mean,
     check_reduction,
+    device,
     reduce,
 )
 
@@ -42,7 +42,7 @@ def _location_scale(pred, target, scale, name, reduction):
     flow to a tensor scale.
     """
     check_reduction(reduction)
-    if _is_torch(scale) or isinstance(scale, np.ndarray | list | tuple):
+    if _is_torch(scale) or isinstance(scale, (np.ndarray, list, tuple)):
         xp, p, t, s = arrays(
             pred=pred, target=target, **{name: scale}, float_args=("target", name)
         )
@@ -52,7 +52,7 @@ def _location_scale(pred, target, scale, name, reduction):
         value = _checks.hyper(name, scale, "positive")
         xp, p, t = arrays(pred=pred, target=target, float_args=("target",))
         # one code path: the number becomes a 0-d array of pred's dtype and device
-        s = xp.asarray(value, dtype=p.dtype, device=array_api_compat.device(p))
+        s = xp.asarray(value, dtype=p.dtype, device=device(p))
     _checks.same_shape(p, t, ("pred", "target"))
     check_not_empty_for_mean(p, reduction)
     return xp, p - t, s

@@ -6,7 +6,6 @@ Euclidean, computed with a finite gradient where two embeddings coincide.
 
 from __future__ import annotations
 
-import array_api_compat
 import numpy as np
 
 from . import _checks, classification
@@ -15,6 +14,7 @@ from ._backend import (
     arrays,
     check_not_empty_for_mean,
     check_reduction,
+    device,
     reduce,
     stop_gradient,
 )
@@ -306,7 +306,7 @@ def info_nce(query, key, *, temperature=0.07, symmetric=False, reduction="mean")
         return reduce(xp, xp.sum(q * k, axis=-1), reduction)
     sim = xp.matmul(_unit_rows(xp, q), xp.permute_dims(_unit_rows(xp, k), (1, 0)))
     logits = sim / temperature
-    labels = xp.arange(n, device=array_api_compat.device(q))
+    labels = xp.arange(n, device=device(q))
     loss = classification.cross_entropy(logits, labels, reduction="none")
     if symmetric:
         back = xp.permute_dims(logits, (1, 0))  # keys classify their queries

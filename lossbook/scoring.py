@@ -21,7 +21,6 @@ from __future__ import annotations
 import numbers
 from typing import NamedTuple
 
-import array_api_compat
 import numpy as np
 
 from . import _checks, classification
@@ -31,7 +30,9 @@ from ._backend import (
     arrays,
     check_not_empty_for_mean,
     check_reduction,
+    device,
     reduce,
+    result,
 )
 
 __all__ = ["brier", "expected_calibration_error", "reliability_curve"]
@@ -69,7 +70,7 @@ def _predictions(prob, target, reduction):
                 f"index per row of `prob`, got {tuple(y.shape)}"
             )
         _checks.in_range(p, "prob", 0.0, 1.0, "probabilities")
-        _checks.sums_to_one(p, "prob", 1, "rows of class probabilities")
+        _checks.sums_to_one(p, "prob", 1, "rows of class probabilities", xp=xp)
         _checks.class_indices(y, "target", p.shape[1])
         return xp, p, y, True
     _checks.same_shape(p, y, ("prob", "target"))
@@ -106,11 +107,11 @@ def _confidence(prob, target):
 
 def _bins(xp, conf, correct, n_bins):
     """Per bin: count, sum of confidences, sum of correct predictions."""
-    device = array_api_compat.device(conf)
-    edges = xp.arange(n_bins + 1, dtype=conf.dtype, device=device) / n_bins
+    on = device(conf)
+    edges = xp.arange(n_bins + 1, dtype=conf.dtype, device=on) / n_bins
     # bin b holds (edges[b], edges[b + 1]]; a confidence of exactly 0 joins bin 0
     index = xp.clip(xp.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)
-    member = index[:, None] == xp.arange(n_bins, device=device)  # (N, B)
+    member = index[:, None] == xp.arange(n_bins, device=on)  # (N, B)
     count = xp.sum(xp.astype(member, xp.int64), axis=0)
     # one (B, N) @ (N, 2) product gives both sums without a Python loop
     sums = xp.matmul(
@@ -268,10 +269,10 @@ def reliability_curve(prob, target, *, n_bins=15):
     count, conf_sum, correct_sum = _bins(xp, conf, correct, n_bins)
     filled = count > 0
     n = xp.astype(xp.where(filled, count, 1), conf.dtype)  # no 0/0 in empty bins
-    nan = xp.asarray(float("nan"), dtype=conf.dtype, device=array_api_compat.device(n))
+    nan = xp.asarray(float("nan"), dtype=conf.dtype, device=device(n))
     return ReliabilityCurve(
-        xp.where(filled, conf_sum / n, nan),
-        xp.where(filled, correct_sum / n, nan),
+        result(xp, xp.where(filled, conf_sum / n, nan)),  # in the input dtype
+        result(xp, xp.where(filled, correct_sum / n, nan)),
         count,
     )
 
@@ -345,4 +346,4 @@ def expected_calibration_error(prob, target, *, n_bins=15):
             "predictions is undefined"
         )
     _, conf_sum, correct_sum = _bins(xp, conf, correct, n_bins)
-    return xp.sum(xp.abs(correct_sum - conf_sum)) / conf.shape[0]
+    return result(xp, xp.sum(xp.abs(correct_sum - conf_sum)) / conf.shape[0])

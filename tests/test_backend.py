@@ -57,13 +57,19 @@ def test_a_non_floating_first_tensor_becomes_the_torch_default_dtype():
         (lambda d: torch.ones(2, dtype=d), torch.float64, torch.float32),
     ],
 )
-def test_float_args_take_the_dtype_of_the_first_argument(make, first, second):
+def test_float_args_follow_type_promotion(make, first, second):
+    # float32 with float64 computes in float64 whichever comes first, as
+    # torch.nn.functional does
     _, a, b, c = arrays(
         a=make(first), b=make(second), c=make(second), float_args=("b",)
     )
-    assert a.dtype == first
-    assert b.dtype == first  # cast
+    wide = np.float64 if isinstance(a, np.ndarray) else torch.float64
+    assert a.dtype == wide
+    assert b.dtype == wide
     assert c.dtype == second  # not a float arg: left alone
+    # an argument outside float_args takes no part in the promotion
+    _, a, c = arrays(a=make(first), c=make(second))
+    assert a.dtype == first
 
 
 def test_integer_arguments_outside_float_args_keep_their_dtype():

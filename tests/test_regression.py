@@ -221,19 +221,21 @@ def test_lists_and_scalars_are_accepted_and_ints_become_float64(loss):
 
 
 @pytest.mark.parametrize("loss", LOSSES)
-def test_dtype_follows_pred(loss):
-    # float32 in, float32 out; an integer tensor becomes torch's default dtype;
-    # the target follows pred's dtype
+def test_dtype_follows_type_promotion(loss):
+    # float32 in, float32 out; mixed floating dtypes promote (float32 with
+    # float64 computes in float64, as torch.nn.functional does); integers take
+    # the floating dtype of the other input, or torch's default dtype
     p32, t64 = np.ones(3, np.float32), np.zeros(3)
-    assert loss(p32, t64).dtype == np.float32
-    assert loss(p32, t64, reduction="none").dtype == np.float32
+    assert loss(p32, p32).dtype == np.float32
+    assert loss(p32, t64).dtype == np.float64
+    assert loss(p32, t64, reduction="none").dtype == np.float64
     assert loss(torch.ones(3), torch.zeros(3, dtype=torch.float64)).dtype == (
-        torch.float32
+        torch.float64
     )
     assert loss(torch.tensor([1, 2]), torch.tensor([0, 0])).dtype == (
         torch.get_default_dtype()
     )
-    assert loss(np.array([1, 2]), np.array([0, 0], np.float32)).dtype == np.float64
+    assert loss(np.array([1, 2]), np.array([0, 0], np.float32)).dtype == np.float32
 
 
 @pytest.mark.parametrize("loss", LOSSES)
