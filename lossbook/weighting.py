@@ -8,6 +8,7 @@ losses as a sequence of 0-d values or a ``(K,)`` array.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
 
 import array_api_compat
 import numpy as np
@@ -33,12 +34,29 @@ def _is_array(x) -> bool:
 # --- penalties ---
 
 
+def _named(item) -> bool:
+    """A (name, array) pair, as ``named_parameters()`` yields them."""
+    return isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+
+
 def _params(params):
-    """One array/tensor, or an iterable of them, as ``(xp, [arrays])``."""
+    """The penalised arrays as ``(xp, [arrays])``.
+
+    ``params`` is one array/tensor, an iterable of them (``parameters()``), a
+    mapping of names to them (``state_dict()``) or an iterable of (name,
+    array) pairs (``named_parameters()``); names show in error messages.
+    """
     if _is_array(params) or isinstance(params, numbers.Number):
         named = {"params": params}
+    elif isinstance(params, Mapping):
+        named = {f"params[{k!r}]": p for k, p in params.items()}
     else:
-        named = {f"params[{k}]": p for k, p in enumerate(params)}
+        named = {}
+        for k, item in enumerate(params):  # a generator is read once
+            if _named(item):
+                named[f"params[{item[0]!r}]"] = item[1]
+            else:
+                named[f"params[{k}]"] = item
     if not named:
         raise ValueError(
             "`params` is empty; pass an array/tensor or a non-empty iterable of "
@@ -74,9 +92,11 @@ def l1_penalty(params, *, lam):
 
     Parameters
     ----------
-    params : array_like, torch.Tensor, or iterable of them
-        The parameters, e.g. ``model.parameters()``; the sum runs over every
-        element of every array.
+    params : array_like, torch.Tensor, iterable of them, or mapping
+        The parameters: ``model.parameters()``, ``model.named_parameters()``
+        (pairs of a name and a tensor), a dict such as ``model.state_dict()``
+        (whose tensors are detached: no gradient), or one array; the sum runs
+        over every element of every array.
     lam : float
         Strength :math:`\lambda \ge 0`.
 
@@ -126,8 +146,9 @@ def l2_penalty(params, *, lam):
 
     Parameters
     ----------
-    params : array_like, torch.Tensor, or iterable of them
-        The parameters, e.g. ``model.parameters()``.
+    params : array_like, torch.Tensor, iterable of them, or mapping
+        As :func:`l1_penalty`: ``parameters()``, ``named_parameters()``, a
+        ``state_dict()`` or one array.
     lam : float
         Strength :math:`\lambda \ge 0`.
 
@@ -176,8 +197,9 @@ def elastic_net_penalty(params, *, l1, l2):
 
     Parameters
     ----------
-    params : array_like, torch.Tensor, or iterable of them
-        The parameters, e.g. ``model.parameters()``.
+    params : array_like, torch.Tensor, iterable of them, or mapping
+        As :func:`l1_penalty`: ``parameters()``, ``named_parameters()``, a
+        ``state_dict()`` or one array.
     l1 : float
         :math:`\lambda_1 \ge 0`.
     l2 : float

@@ -435,3 +435,37 @@ def test_uncertainty_weighting_is_minimised_at_sigma_squared_equal_to_the_loss(
         float(uncertainty_weighted(losses, 0.5 * np.log(losses) + shift))
         >= float(best) - 1e-12
     )
+
+
+# --- penalties of named parameters and state dicts (second round) ---
+
+
+def test_penalties_accept_named_parameters_and_state_dicts():
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2)).double()
+    plain = [p.detach() for p in model.parameters()]
+    for penalty, kw in (
+        (l1_penalty, {"lam": 0.3}),
+        (l2_penalty, {"lam": 0.2}),
+        (elastic_net_penalty, {"l1": 0.1, "l2": 0.4}),
+    ):
+        ref = penalty(plain, **kw)
+        named = penalty(model.named_parameters(), **kw)
+        state = penalty(model.state_dict(), **kw)
+        torch.testing.assert_close(named.detach(), ref, rtol=1e-15, atol=0)
+        torch.testing.assert_close(state, ref, rtol=1e-15, atol=0)
+        assert named.requires_grad  # named_parameters() keeps the graph
+        assert not state.requires_grad  # a state_dict's tensors are detached
+    np_state = {"w": np.array([1.0, -2.0]), "b": np.array([0.5])}
+    assert float(l1_penalty(np_state, lam=1.0)) == 3.5
+    assert float(l2_penalty([("w", np.array([3.0])), ("b", 4.0)], lam=1.0)) == 25.0
+
+
+def test_named_penalty_errors_name_the_parameter():
+    msg = r"`params\['b'\]` is a numpy.ndarray|`params\['w'\]` is a torch.Tensor"
+    with pytest.raises(TypeError, match=msg):
+        l1_penalty({"w": torch.ones(2), "b": np.ones(2)}, lam=0.1)
+    with pytest.raises(ValueError, match=r"`params` is empty"):
+        l2_penalty({}, lam=0.1)
+    with pytest.raises(ValueError, match=r"`params` is empty"):
+        l2_penalty(torch.nn.Sequential().named_parameters(), lam=0.1)
