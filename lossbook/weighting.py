@@ -10,11 +10,10 @@ from __future__ import annotations
 import numbers
 from collections.abc import Mapping
 
-import array_api_compat
 import numpy as np
 
 from . import _checks, classification, regression
-from ._backend import _is_torch, _size, arrays, reduce, to_scalar
+from ._backend import _is_torch, _size, arrays, device, reduce, result, to_scalar
 
 __all__ = [
     "balanced_class_weights",
@@ -134,7 +133,7 @@ def l1_penalty(params, *, lam):
     """
     lam = _checks.hyper("lam", lam, "nonnegative")
     xp, values = _params(params)
-    return lam * _sum_abs(xp, values)
+    return result(xp, lam * _sum_abs(xp, values))  # float16 in, float16 out
 
 
 def l2_penalty(params, *, lam):
@@ -185,7 +184,7 @@ def l2_penalty(params, *, lam):
     """
     lam = _checks.hyper("lam", lam, "nonnegative")
     xp, values = _params(params)
-    return lam * _sum_squares(xp, values)
+    return result(xp, lam * _sum_squares(xp, values))
 
 
 def elastic_net_penalty(params, *, l1, l2):
@@ -239,7 +238,7 @@ def elastic_net_penalty(params, *, l1, l2):
     l1 = _checks.hyper("l1", l1, "nonnegative")
     l2 = _checks.hyper("l2", l2, "nonnegative")
     xp, values = _params(params)
-    return l1 * _sum_abs(xp, values) + l2 * _sum_squares(xp, values)
+    return result(xp, l1 * _sum_abs(xp, values) + l2 * _sum_squares(xp, values))
 
 
 # --- class weighting ---
@@ -300,7 +299,7 @@ def balanced_class_weights(target):
             "least one label"
         )
     n_pos = xp.sum(y)
-    return (n - n_pos) / n, n_pos / n
+    return result(xp, (n - n_pos) / n), result(xp, n_pos / n)
 
 
 def _class_weight(name, value):
@@ -417,8 +416,7 @@ def _per_task(losses, other, name):
         other = list(other)  # a generator is read once
     if not _is_array(other) and all(isinstance(w, numbers.Real) for w in other):
         # plain numbers go to the losses' backend (a list with torch losses)
-        device = array_api_compat.device(v)
-        w = xp.asarray([float(x) for x in other], dtype=v.dtype, device=device)
+        w = xp.asarray([float(x) for x in other], dtype=v.dtype, device=device(v))
     else:
         _, w = _task_values(other, name)
     _, v, w = arrays(losses=v, **{name: w}, float_args=(name,))
@@ -477,7 +475,7 @@ def weighted_sum(losses, weights):
     4.0
     """
     xp, v, w = _per_task(losses, weights, "weights")
-    return xp.sum(w * v)
+    return result(xp, xp.sum(w * v))
 
 
 def uncertainty_weighted(losses, log_sigma):
@@ -540,4 +538,4 @@ def uncertainty_weighted(losses, log_sigma):
     """
     xp, v, s = _per_task(losses, log_sigma, "log_sigma")
     # exp(-2 log sigma) = 1 / sigma^2, with sigma > 0 for any real log sigma
-    return xp.sum(0.5 * xp.exp(-2.0 * s) * v + s)
+    return result(xp, xp.sum(0.5 * xp.exp(-2.0 * s) * v + s))

@@ -124,12 +124,12 @@ def test_penalty_inputs_are_checked():
         l1_penalty(np.ones(2), 0.1)  # lam is keyword-only
 
 
-def test_penalty_dtype_follows_the_first_parameter():
+def test_penalty_dtype_follows_type_promotion():
     out = l2_penalty(
         [torch.ones(2, dtype=torch.float32), torch.ones(2, dtype=torch.float64)],
         lam=1.0,
     )
-    assert out.dtype == torch.float32
+    assert out.dtype == torch.float64  # as float32 + float64 in torch
     assert float(out) == 4.0
     assert l1_penalty([1, -2], lam=1.0).dtype == np.float64
 
