@@ -15,7 +15,7 @@ MATHJAX := _build/_mathjax/_static/mathjax/tex-chtml.js
 JUPYTERLAB := jupyterlab==4.6.6
 BUILD := $(BIN)/jupyter-book build . -W -n --keep-going
 
-.PHONY: book test lab serve student pdf publish chromium poppler clean
+.PHONY: book test lab serve student pdf publish assignments chromium poppler clean
 
 # --- set-up -------------------------------------------------------------------
 $(STAMP): requirements.txt pyproject.toml
@@ -45,6 +45,19 @@ chromium:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
 	fi
 
+# otter-grader in a venv of its own (its pins differ from the book's), with
+# lossbook and the packages the chapters import (torch's CPU build, as in the
+# book's environment), for the autograded assignments.
+OTTER_VENV := .venv-otter
+OTTER_STAMP := $(OTTER_VENV)/.installed
+OTTER := otter-grader==7.0.0
+$(OTTER_STAMP): pyproject.toml requirements.txt
+	test -x $(OTTER_VENV)/bin/python || $(PYTHON) -m venv $(OTTER_VENV)
+	$(OTTER_VENV)/bin/python -m pip install --quiet "$(OTTER)" ipykernel
+	grep '^torch==' requirements.txt > $(OTTER_VENV)/constraints.txt
+	$(OTTER_VENV)/bin/python -m pip install --quiet -c $(OTTER_VENV)/constraints.txt -e ".[book]"
+	touch $@
+
 # --- the two commands -----------------------------------------------------------
 book: $(MATHJAX)
 	$(BUILD)
@@ -52,7 +65,7 @@ book: $(MATHJAX)
 	@echo "The book is built. Open file://$(CURDIR)/$(HTML)/index.html"
 	@echo "or run 'make serve' and open http://127.0.0.1:8000/"
 
-test: $(MATHJAX) chromium
+test: $(MATHJAX) $(OTTER_STAMP) chromium
 	$(BIN)/ruff check lossbook tests
 	$(BIN)/ruff format --check lossbook tests
 	$(BUILD)
@@ -77,6 +90,12 @@ student: $(MATHJAX)
 	$(BIN)/python tests/student_edition.py _build/student-src
 	cd _build/student-src && ../../$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Student edition: file://$(CURDIR)/_build/student-src/_build/html/index.html"
+
+# An autograded assignment per chapter (otter-grader): the student notebook
+# and the autograder zip, in _build/assignments/chNN/dist/.
+assignments: $(STAMP) $(OTTER_STAMP)
+	$(BIN)/python tests/assignments.py --otter $(OTTER_VENV)/bin/otter _build/assignments
+	@echo "Assignments: _build/assignments/chNN/dist/{student,autograder}/"
 
 # The whole book as one PDF (Chromium prints each page of the HTML build once
 # MathJax has typeset it; poppler joins them).
