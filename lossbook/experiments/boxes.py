@@ -23,6 +23,7 @@ from .._backend import _is_torch
 __all__ = [
     "ASPECT_RATIOS",
     "SCALES",
+    "SCHEDULE",
     "BoxRegression",
     "anchor_target_pairs",
     "cxcywh_to_xyxy",
