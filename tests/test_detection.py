@@ -551,6 +551,93 @@ def test_box_losses_are_invariant_to_translation_and_scale(pair, scale, shift):
         np.testing.assert_allclose(base, moved, rtol=1e-9, atol=1e-9)
 
 
+# --- boxes at any scale and in half precision ---
+
+
+def box_pairs(scale, dtype=torch.float32):
+    """Overlapping pairs and a coincident pair of points, times ``scale``."""
+    p = torch.tensor([[0, 0, 2, 3], [1, 1, 4, 2.5], [1, 1, 1, 1.0]], dtype=dtype)
+    t = torch.tensor([[1, 0.5, 3, 2], [0, 1.5, 3, 3.5], [1, 1, 1, 1.0]], dtype=dtype)
+    return p * scale, t * scale
+
+
+@pytest.mark.parametrize("loss", BOX_LOSSES, ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    ("dtype", "scale"),
+    [
+        (torch.float32, 1e20),  # squares overflow float32 from ~1.8e19
+        (torch.float32, -7e37),  # sides of ~3e38, at the edge of float32
+        (torch.float64, 1e200),
+        (torch.float64, 3e307),
+    ],
+)
+def test_huge_finite_boxes_give_the_losses_of_small_ones(loss, dtype, scale):
+    # the losses are scale-invariant up to eps (an area: negligible at 1e20)
+    p, t = box_pairs(scale, dtype)
+    if scale < 0:  # boxes need x2 >= x1: flip the negated ones back
+        p, t = p[:, [2, 3, 0, 1]], t[:, [2, 3, 0, 1]]
+    p.requires_grad_(True)
+    got = loss(p, t, reduction="none")
+    unit_p, unit_t = box_pairs(1.0, dtype)
+    unit_p.requires_grad_(True)
+    expected = loss(unit_p, unit_t, reduction="none")
+    assert torch.isfinite(got).all()
+    rtol = 1e-6 if dtype == torch.float32 else 1e-7  # eps / union at scale 1
+    torch.testing.assert_close(got, expected.detach(), rtol=rtol, atol=0)
+    (grad,) = torch.autograd.grad(got.sum(), p)
+    (unit_grad,) = torch.autograd.grad(expected.sum(), unit_p)
+    assert torch.isfinite(grad).all()
+    if scale > 0:  # d loss / d p shrinks as 1 / scale (a point pair has none)
+        torch.testing.assert_close(
+            grad[:2] * scale, unit_grad[:2], rtol=1e-4, atol=1e-6
+        )
+    numpy = loss(p.detach().numpy(), t.numpy(), reduction="none")
+    np.testing.assert_allclose(numpy, got.detach().numpy(), rtol=rtol)
+
+
+@pytest.mark.parametrize("loss", BOX_LOSSES, ids=lambda f: f.__name__)
+def test_boxes_of_ordinary_size_keep_their_value_to_the_bit(loss):
+    # the normalisation of huge pairs divides every other pair by exactly 1:
+    # the public loss equals the bare formula, also beside a huge pair
+    kernel = getattr(detection, "_" + loss.__name__)
+    for dtype in (torch.float32, torch.float64):
+        p, t = box_pairs(1.0, dtype)
+        p, t = p[:2] * 1e3 + 0.3, t[:2] * 1e3 + 0.3
+        bare = kernel(_backend_torch(), p, t, 1e-7)
+        assert torch.equal(loss(p, t, reduction="none"), bare)
+        huge_p, huge_t = box_pairs(1e300 if dtype == torch.float64 else 1e30, dtype)
+        mixed = loss(torch.cat([p, huge_p]), torch.cat([t, huge_t]), reduction="none")
+        assert torch.equal(mixed[:2], bare)
+        assert torch.isfinite(mixed).all()
+
+
+def _backend_torch():
+    from lossbook import _backend
+
+    return _backend._TORCH
+
+
+@pytest.mark.parametrize("loss", BOX_LOSSES, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("size", [250.0, 1e4])
+def test_float16_boxes_are_computed_in_float32(loss, size):
+    # in float16 a 250 px box has an area beyond 65504: inf, and GIoU = -inf,
+    # IoU NaN; lossbook computes in float32 and returns float16
+    p, t = box_pairs(size / 2)  # the first box: size x 1.5 size
+    p16, t16 = p.half().requires_grad_(True), t.half()
+    area = (p16[:, 2] - p16[:, 0]) * (p16[:, 3] - p16[:, 1])
+    assert torch.isinf(area[0])  # why float16 arithmetic fails
+    got = loss(p16, t16, reduction="none")
+    assert got.dtype == torch.float16
+    p32 = p16.detach().float().requires_grad_(True)
+    expected = loss(p32, t16.float(), reduction="none")
+    assert torch.equal(got, expected.half())
+    (grad,) = torch.autograd.grad(got.sum(), p16)
+    (grad32,) = torch.autograd.grad(expected.sum(), p32)
+    assert grad.dtype == torch.float16
+    assert torch.isfinite(grad).all()
+    assert torch.equal(grad, grad32.half())
+
+
 # --- boxes: the API contract ---
 
 
