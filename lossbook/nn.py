@@ -7,14 +7,15 @@ checks them at once (``MseLoss(reduction="avg")`` raises there, with the
 function's message), and ``forward`` calls the function, so module and
 function can never disagree. The repr shows the options. Tensor options
 (``weight``, ``pos_weight``, a tensor ``sigma``) are buffers and follow
-``module.to(device)``; an ``torch.nn.Parameter`` option (a learnable
+``module.to(device)``; a ``torch.nn.Parameter`` option (a learnable
 ``temperature``, ``sigma`` or ``b``) is registered as a parameter, so the
 optimiser sees it.
 
 Where torch has the same loss with the same meaning, its spelling is an alias
-of the same class: :data:`MSELoss` (:class:`MseLoss`), :data:`L1Loss`
-(:class:`MaeLoss`), :data:`BCELoss`, :data:`BCEWithLogitsLoss`,
-:class:`CrossEntropyLoss` and :data:`TripletMarginLoss` (:class:`TripletLoss`).
+of the same class: ``MSELoss`` (:class:`MseLoss`), ``L1Loss``
+(:class:`MaeLoss`), ``BCELoss`` (:class:`BinaryCrossEntropyLoss`),
+``BCEWithLogitsLoss`` (:class:`BinaryCrossEntropyWithLogitsLoss`),
+:class:`CrossEntropyLoss` and ``TripletMarginLoss`` (:class:`TripletLoss`).
 There is no ``KLDivLoss``: torch's takes log-probabilities, :class:`KlDivLoss`
 takes logits.
 
