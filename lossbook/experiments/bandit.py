@@ -3,10 +3,10 @@ r"""A multi-armed bandit for REINFORCE: exact gradients, estimator variance, tra
 A softmax policy :math:`\pi_\theta = \operatorname{softmax}(\theta)` over
 :math:`K` arms with Gaussian rewards :math:`r \sim \mathcal N(\mu_a, \sigma^2)`
 has the expected reward :math:`J(\theta) = \sum_a \pi_a \mu_a` and the exact
-gradient :math:`\nabla J = \pi \odot (\mu - J)`. The REINFORCE estimator
+gradient :math:`\nabla J = \pi \odot (\mu - J)`. The REINFORCE estimator [1]_
 :math:`(r - b)\,\nabla_\theta \log \pi_a = (r - b)(e_a - \pi)` is unbiased for
 any baseline :math:`b` that does not depend on the sampled arm; its variance is
-known in closed form. Everything here is small enough to check exactly.
+known in closed form [2]_. Everything here is small enough to check exactly.
 
 References
 ----------

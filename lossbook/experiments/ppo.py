@@ -1,13 +1,13 @@
 """Proximal policy optimisation on a vectorised CartPole, in NumPy and PyTorch.
 
 The environment is the classic cart-pole balancing task of Barto, Sutton and
-Anderson (1983) in its frictionless form, with the constants, Euler step,
+Anderson (1983) [1]_ in its frictionless form, with the constants, Euler step,
 termination rule and 500-step time limit of Gymnasium's ``CartPole-v1``. It is
 written here in NumPy, vectorised over copies of the environment, so the book
 needs no simulator package and a PPO run takes seconds on a CPU.
 
-The PPO loop follows Schulman et al. (2017) with the usual implementation
-choices (generalised advantage estimation, advantage normalisation per
+The PPO loop follows Schulman et al. (2017) [2]_ with the usual implementation
+choices (generalised advantage estimation [3]_, advantage normalisation per
 minibatch, a value loss and an entropy bonus, gradient-norm clipping); the
 policy term is :func:`lossbook.rl.ppo_clip` and the value term
 :func:`lossbook.rl.value_loss`.
