@@ -299,3 +299,173 @@ def test_class_indices_out_of_range(make, bad):
         ValueError, match=rf"`target` must hold class indices in \[0, 3\), found {bad}$"
     ):
         _checks.class_indices(make([0, bad, 1]), "target", 3)
+
+
+# --- precision policy: promotion, half precision, autocast ---
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_a_0d_array_yields_to_one_with_dimensions(kind):
+    # torch's rule, on both backends: a 0-d float64 scale keeps a float32 loss
+    make = (lambda v, d: torch.tensor(v, dtype=d)) if kind == "torch" else np.asarray
+    f32, f64 = (
+        (torch.float32, torch.float64)
+        if kind == "torch"
+        else (
+            np.float32,
+            np.float64,
+        )
+    )
+    _, a, s = arrays(a=make([1.0, 2.0], f32), s=make(2.0, f64), float_args=("s",))
+    assert a.dtype == f32
+    assert s.dtype == f32
+    _, a, s = arrays(a=make(1.0, f32), s=make(2.0, f64), float_args=("s",))
+    assert a.dtype == f64  # only 0-d arrays: they promote
+    _, a, s = arrays(a=make([1, 2], None), s=make(2.0, f64), float_args=("s",))
+    assert a.dtype == f64  # the only floating input decides
+
+
+@pytest.mark.parametrize(
+    ("dtype", "name"), [(torch.float16, "float16"), (torch.bfloat16, "bfloat16")]
+)
+def test_half_precision_computes_in_float32_and_reduce_casts_back(dtype, name):
+    xp, a, b = arrays(
+        a=torch.ones(3, dtype=dtype), b=torch.ones(3, dtype=dtype), float_args=("b",)
+    )
+    assert a.dtype == b.dtype == torch.float32
+    assert xp.in_dtype == xp.out_dtype == name
+    assert _backend.out_dtype(xp) == dtype
+    assert reduce(xp, a, "mean").dtype == dtype
+    assert reduce(xp, a, "none").dtype == dtype
+    # an integer first argument with a half-precision float argument
+    xp, a, b = arrays(
+        a=torch.arange(3), b=torch.ones(3, dtype=dtype), float_args=("b",)
+    )
+    assert a.dtype == torch.float32
+    assert _backend.out_dtype(xp) == dtype
+    # float16 with float32 promotes to float32: nothing to cast back
+    xp, a, b = arrays(a=torch.ones(3, dtype=dtype), b=torch.ones(3), float_args=("b",))
+    assert a.dtype == torch.float32
+    assert _backend.out_dtype(xp) is None
+    assert xp is _backend._TORCH
+
+
+def test_numpy_float16_computes_in_float32_and_comes_back():
+    xp, a = arrays(a=np.ones(3, np.float16))
+    assert a.dtype == np.float32
+    out = reduce(xp, a, "sum")
+    assert out.dtype == np.float16
+    assert float(out) == 3.0
+
+
+def test_full_precision_keeps_the_plain_namespaces():
+    xp, _ = arrays(a=torch.ones(2))
+    assert xp is _backend._TORCH
+    assert _backend.out_dtype(xp) is None
+    x = torch.ones(2)
+    assert _backend.result(xp, x) is x  # no cast, no copy
+    xp, _ = arrays(a=np.ones(2))
+    assert _backend.result(xp, x) is x
+
+
+def test_autocast_computes_products_in_full_precision_and_returns_float32():
+    a, b = torch.randn(4, 3), torch.randn(3, 5)
+    product = a @ b
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.matmul(a, b).dtype == torch.bfloat16  # what autocast does
+        xp, x = arrays(a=a)
+        assert isinstance(xp, _backend._AutocastNamespace)
+        assert xp.matmul(x, b).dtype == torch.float32
+        torch.testing.assert_close(xp.matmul(x, b), product, rtol=0, atol=0)
+        xp, x = arrays(a=a.bfloat16())
+        assert x.dtype == torch.float32
+        assert _backend.out_dtype(xp) is None  # float32 out, as F's losses
+        assert xp.in_dtype == "bfloat16"
+    xp, _ = arrays(a=a)
+    assert xp is _backend._TORCH  # autocast off again: the plain namespace
+
+
+def test_namespaces_copy_the_compat_functions_but_keep_their_own_methods():
+    import array_api_compat.torch as compat
+
+    xp = _backend._AUTOCAST
+    assert xp.sum is compat.sum
+    assert xp.sum is xp.__dict__["sum"]  # copied in: no __getattr__ next time
+    assert xp.matmul.__func__ is _backend._AutocastNamespace.matmul
+    assert "matmul" not in xp.__dict__
+    with pytest.raises(AttributeError):
+        _ = xp.no_such_function
+
+
+@pytest.mark.parametrize(
+    ("number", "tensor", "dtype"),
+    [
+        (0.0, torch.ones(2, dtype=torch.float16), torch.float16),
+        (0.5, torch.ones(2, dtype=torch.float64), torch.float64),
+        (0.5, torch.ones(2, dtype=torch.int32), torch.get_default_dtype()),
+        (2, torch.ones(2, dtype=torch.int32), torch.int32),
+        (2, torch.ones(2, dtype=torch.bool), torch.int64),
+    ],
+)
+def test_a_number_meets_a_tensor_as_torch_promotes_it(number, tensor, dtype):
+    import array_api_compat.torch as compat
+
+    assert _backend._scalar_as_tensor(number, tensor).dtype == dtype
+    got = _backend._TORCH.maximum(tensor, number)
+    assert got.dtype == compat.maximum(tensor, number).dtype
+    assert torch.equal(got, compat.maximum(tensor, number))
+    assert torch.equal(
+        _backend._TORCH.minimum(number, tensor), compat.minimum(number, tensor)
+    )
+
+
+def test_maximum_with_a_number_splits_the_gradient_at_a_tie_as_compat_does():
+    x = torch.tensor([0.0, 1.0, -1.0], requires_grad=True)
+    _backend._TORCH.maximum(x, 0.0).sum().backward()
+    assert x.grad.tolist() == [0.5, 1.0, 0.0]
+
+
+def test_device_and_is_torch_import_nothing():
+    assert _backend.device(np.zeros(2)) == "cpu"
+    assert _backend.device(torch.zeros(2)) == torch.device("cpu")
+    assert _backend._is_torch(torch.zeros(1))
+    assert not _backend._is_torch(np.zeros(1))
+
+
+def test_lossbook_on_numpy_never_imports_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, lossbook as lb; lb.mse([1.0], [2.0]); "
+        "lb.giou_loss([[0, 0, 1, 1.0]], [[0, 0, 2, 2.0]]); "
+        "lb.cross_entropy([[1.0, 2.0]], [1]); lb.mse(*[__import__('numpy')"
+        ".ones(2, 'float16')] * 2); print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_input_roundoff():
+    xp32, _ = arrays(a=torch.ones(2))
+    xp16, _ = arrays(a=torch.ones(2, dtype=torch.bfloat16))
+    assert _backend.input_roundoff(xp32, torch.ones(2)) == 0.0
+    assert _backend.input_roundoff(xp16) == 2.0**-8
+    assert _backend.input_roundoff(None, torch.ones(2, dtype=torch.float16)) == 2**-11
+    assert _backend.input_roundoff(np, np.ones(2, np.float16)) == 2.0**-11
+
+
+def test_rows_of_bfloat16_probabilities_sum_to_one_within_their_rounding():
+    rows = torch.softmax(
+        torch.randn(64, 7, generator=torch.Generator().manual_seed(1)), -1
+    )
+    low = rows.bfloat16()
+    _checks.sums_to_one(low, "p", 1, "rows")  # summed in float32, tolerance 2^-7
+    xp, upcast = arrays(p=low)
+    _checks.sums_to_one(upcast, "p", 1, "rows", xp=xp)  # known to come from bf16
+    off = (low.float().sum(1) - 1).abs().max().item()
+    assert off > 1e-3  # the float32 tolerance would refuse these rows
+    with pytest.raises(ValueError, match=r"summing to 1 along axis 1 \(to 0.001\)"):
+        _checks.sums_to_one(upcast, "p", 1, "rows")
+    with pytest.raises(ValueError, match=r"\(to 0.0078125\), found a sum of 1.0"):
+        _checks.sums_to_one(low * 1.02, "p", 1, "rows")
