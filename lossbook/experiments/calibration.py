@@ -224,7 +224,7 @@ def platt_scaling(scores, y, *, smooth_targets=True):
     ----------
     .. [1] J. C. Platt, "Probabilistic outputs for support vector machines
        and comparisons to regularized likelihood methods", in *Advances in
-       Large Margin Classifiers*, MIT Press, 61-74, 1999.
+       Large Margin Classifiers*, MIT Press, 61-74, 2000.
 
     Examples
     --------
