@@ -277,9 +277,9 @@ def test_adaboost_rounds_are_exact_stagewise_steps(disc_model):
 def test_adaboost_exponential_loss_bounds_training_error(disc_model):
     X, y, model = disc_model
     for t in range(1, 41):
-        err = float(lb.zero_one(model.predict(X, rounds=t), y))
+        err = float(lb.zero_one(model.predict(X, rounds=t).astype(int), y.astype(int)))
         assert err <= model.train_loss[t - 1]
-    assert float(lb.zero_one(model.predict(X), y)) < 0.05
+    assert float(lb.zero_one(model.predict(X).astype(int), y.astype(int))) < 0.05
 
 
 def test_adaboost_perfect_stump_gets_a_finite_vote():
