@@ -6,8 +6,9 @@ arrays and on torch tensors (keeping device and autograd).
 
 Precision policy (:func:`arrays` decides it, :func:`reduce` finishes it):
 
-- mixed floating inputs follow type promotion (float32 with float64 computes
-  in float64), as ``torch.nn.functional`` does;
+- mixed floating inputs follow torch's type promotion (float32 with float64
+  computes in float64; a 0-d array yields to arrays with dimensions), as
+  ``torch.nn.functional`` does, on NumPy inputs too;
 - float16 and bfloat16 inputs are computed in float32 and the result is cast
   back to the input dtype; under ``torch.autocast`` the result stays float32,
   as ``torch.nn.functional``'s losses return it, and matrix products run in
