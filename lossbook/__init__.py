@@ -63,12 +63,12 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # lossbook.nn needs torch: import it on first use, so NumPy-only users
-    # of the functions never pay for importing torch
-    if name == "nn":
+    # lossbook.nn and lossbook.distributed need torch: import them on first
+    # use, so NumPy-only users of the functions never pay for importing torch
+    if name in ("nn", "distributed"):
         import importlib
 
-        return importlib.import_module(".nn", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'lossbook' has no attribute {name!r}")
 
 

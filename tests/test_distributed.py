@@ -350,3 +350,10 @@ def test_bad_arguments_raise_clear_errors(one_process_group, kwargs, error, matc
     q, k = args.pop("query"), args.pop("key")
     with pytest.raises(error, match=match):
         gathered_info_nce(q, k, **args)
+
+
+def test_lossbook_imports_the_module_on_first_use():
+    import lossbook.distributed
+
+    assert lb.distributed is lossbook.distributed
+    assert "distributed" not in lb.__all__  # not re-exported: it needs torch
