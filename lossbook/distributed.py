@@ -205,14 +205,14 @@ def gathered_info_nce(query, key, *, temperature=0.07, symmetric=False, group=No
 
     .. math::
 
-        \frac{\partial L_\text{rank}}{\partial x_r} :=
-        \sum_s \frac{\partial L_s}{\partial x_r}
-        = W \frac{\partial L}{\partial x_r} .
+        g_r = \sum_{s=1}^{W} \frac{\partial L_s}{\partial x_r}
+        = W \frac{\partial L}{\partial x_r} :
 
-    A rank's input gradients are :math:`W` times (not :math:`1/W` times)
-    the single-process gradients of its rows. DDP averages parameter
-    gradients over ranks, which divides by :math:`W` again: for encoder
-    weights :math:`\theta`,
+    the input gradients rank :math:`r` receives are :math:`W` times the
+    single-process gradients of its rows (divided by :math:`W`, not
+    multiplied, they equal them). DDP averages parameter
+    gradients over ranks, dividing by :math:`W`: for encoder weights
+    :math:`\theta`, with :math:`J_r` the Jacobian of rank :math:`r`'s rows,
     :math:`\frac1W \sum_r J_r^\top W \partial L / \partial x_r =
     \partial L / \partial \theta`; a replicated temperature gets
     :math:`\partial L_r / \partial \tau` on rank :math:`r`, whose average
