@@ -1,7 +1,7 @@
 """InfoNCE across processes: negatives gathered from every rank of torch.distributed.
 
 CLIP-scale contrastive training splits a batch of ``W * B`` pairs over ``W``
-processes. Each process could compute :func:`lossbook.info_nce` on its own
+processes. Each process could compute :func:`~lossbook.metric.info_nce` on its own
 ``B`` pairs, but then every query sees only ``B - 1`` negatives, and the
 bound on the mutual information it estimates tops out at ``log B``.
 :func:`gathered_info_nce` all-gathers the keys (and, for the symmetric loss,
@@ -163,7 +163,7 @@ def gathered_info_nce(query, key, *, temperature=0.07, symmetric=False, group=No
     With ``symmetric=True`` the queries are gathered too and
     :math:`\ell_i` is the mean of the query-to-key and key-to-query terms
     (CLIP). :math:`\ell_i` is exactly the per-pair loss of
-    :func:`lossbook.info_nce` on the concatenated batch of :math:`M` pairs.
+    :func:`~lossbook.metric.info_nce` on the concatenated batch of :math:`M` pairs.
 
     Parameters
     ----------
@@ -190,7 +190,7 @@ def gathered_info_nce(query, key, *, temperature=0.07, symmetric=False, group=No
     ValueError
         If this process is not in ``group``; if ``B``, ``D`` or the dtype
         differ between ranks (every rank raises, none hangs); if any rank's
-        inputs fail the checks of :func:`lossbook.info_nce` (then that rank
+        inputs fail the checks of :func:`~lossbook.metric.info_nce` (then that rank
         raises its own error and the others say which rank failed).
     TypeError
         If ``query`` or ``key`` is not a torch tensor.
@@ -217,7 +217,7 @@ def gathered_info_nce(query, key, *, temperature=0.07, symmetric=False, group=No
     \partial L / \partial \theta`; a replicated temperature gets
     :math:`\partial L_r / \partial \tau` on rank :math:`r`, whose average
     is :math:`\partial L / \partial \tau`. Training with DDP is therefore
-    exactly training :func:`lossbook.info_nce` on the concatenated batch.
+    exactly training :func:`~lossbook.metric.info_nce` on the concatenated batch.
 
     **Cost per step and rank.** :math:`B \times WB` similarities (twice that
     when symmetric) instead of :math:`B \times B`, and the memory of the
@@ -237,7 +237,7 @@ def gathered_info_nce(query, key, *, temperature=0.07, symmetric=False, group=No
 
     Examples
     --------
-    On one process (world size 1) it is :func:`lossbook.info_nce`:
+    On one process (world size 1) it is :func:`~lossbook.metric.info_nce`:
 
     >>> import torch, torch.distributed as dist
     >>> import lossbook as lb

@@ -1,11 +1,11 @@
 """Expected answers for chapter 5, metric learning and similarity losses.
 
 Every answer is computed with ``lossbook``: Hadsell et al.'s loss through
-:func:`lossbook.contrastive`, the batch-hard loss through
+:func:`~lossbook.metric.contrastive`, the batch-hard loss through
 :func:`lossbook.experiments.embedding.batch_hard_triplets` and
-:func:`lossbook.triplet`, InfoNCE's gradient by autograd through
-:func:`lossbook.cross_entropy`, and the InfoNCE ceiling :math:`\\log N` as
-:func:`lossbook.info_nce` at uniform similarity.
+:func:`~lossbook.metric.triplet`, InfoNCE's gradient by autograd through
+:func:`~lossbook.classification.cross_entropy`, and the InfoNCE ceiling
+:math:`\\log N` as :func:`~lossbook.metric.info_nce` at uniform similarity.
 """
 
 from __future__ import annotations

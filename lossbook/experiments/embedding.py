@@ -2,8 +2,9 @@
 
 - :func:`clusters`: seeded Gaussian clusters in a few dimensions, the data.
 - :func:`train_embedding`: a small network trained to a 2-D embedding with
-  :func:`lossbook.contrastive`, :func:`lossbook.triplet` (batch-hard mining)
-  or :func:`lossbook.info_nce`, on the same class-balanced batches.
+  :func:`~lossbook.metric.contrastive`, :func:`~lossbook.metric.triplet`
+  (batch-hard mining) or :func:`~lossbook.metric.info_nce`, on the same
+  class-balanced batches.
 - :func:`negative_kinds` and :func:`batch_hard_triplets`: FaceNet's easy,
   semi-hard and hard negatives, and the hardest triplet of each anchor.
 - :func:`recall_at_1`: leave-one-out nearest-neighbour retrieval.
@@ -351,11 +352,11 @@ def train_embedding(
     trained by Adam. Every step draws ``per_class`` points of each class
     (a class-balanced batch, the same batches for every loss) and applies
 
-    - ``"contrastive"``: :func:`lossbook.contrastive` on every pair of the
+    - ``"contrastive"``: :func:`~lossbook.metric.contrastive` on every pair of the
       batch, ``same`` = equal labels;
-    - ``"triplet"``: :func:`lossbook.triplet` on the batch-hard triplets of
+    - ``"triplet"``: :func:`~lossbook.metric.triplet` on the batch-hard triplets of
       :func:`batch_hard_triplets`;
-    - ``"info_nce"``: :func:`lossbook.info_nce` on pairs of points of the
+    - ``"info_nce"``: :func:`~lossbook.metric.info_nce` on pairs of points of the
       same class, one pair per class in each InfoNCE batch, so the negatives
       are never of the query's class (``per_class / 2`` InfoNCE batches per
       step, averaged).
