@@ -451,8 +451,8 @@ def regression_cases():
 def classification_cases():
     out = []
 
-    def zo_make(rng, dtype):
-        return cast(dtype, rng.integers(0, 3, N), rng.integers(0, 3, N))
+    def zo_make(rng, dtype):  # integer labels whatever the dtype (floats raise)
+        return rng.integers(0, 3, N), rng.integers(0, 3, N)
 
     def label_pairs(a, b):  # exact labels: nothing to perturb
         return [([], (float(x), float(y))) for x, y in zip(a, b, strict=True)]
