@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import _checks, classification, regression
-from ._backend import _is_torch, _size, arrays, device, reduce, result, to_scalar
+from ._backend import _is_torch, _size, arrays, device, reduce, result
 
 __all__ = [
     "balanced_class_weights",
@@ -260,7 +260,8 @@ def balanced_class_weights(target):
     -------
     w_pos, w_neg : numpy.ndarray or torch.Tensor
         Two 0-d values of the target's kind (float64 for NumPy, torch's
-        default dtype for integer tensors).
+        default dtype for integer tensors), computed on the target's device
+        without reading it on the host.
 
     Raises
     ------
@@ -274,8 +275,9 @@ def balanced_class_weights(target):
     scikit-learn's ``class_weight="balanced"`` gives :math:`N / (2 N_c)`,
     the same ratio :math:`w_+/w_- = N_-/N_+` at a different scale (a factor
     :math:`N^2 / (2 N_+ N_-)`). A class that is absent gets the other class
-    zero weight. Pass the result to
-    :func:`weighted_binary_cross_entropy`.
+    zero weight. :func:`weighted_binary_cross_entropy` takes its weights as
+    Python numbers: pass ``float(w_pos)`` and ``float(w_neg)`` (one transfer
+    to the host, once per data set, not in every training step).
 
     References
     ----------
@@ -302,18 +304,6 @@ def balanced_class_weights(target):
     return result(xp, (n - n_pos) / n), result(xp, n_pos / n)
 
 
-def _class_weight(name, value):
-    """A non-negative number, or a 0-d array/tensor holding one."""
-    if _is_array(value):
-        if value.ndim != 0:
-            raise ValueError(
-                f"{name} must be a number or a 0-d array, got shape "
-                f"{tuple(value.shape)}"
-            )
-        value = to_scalar(value)
-    return _checks.hyper(name, value, "nonnegative")
-
-
 def weighted_binary_cross_entropy(prob, target, *, w_pos, w_neg, reduction="mean"):
     r"""Binary cross-entropy with separate weights for the two classes.
 
@@ -327,8 +317,9 @@ def weighted_binary_cross_entropy(prob, target, *, w_pos, w_neg, reduction="mean
         Predicted probabilities in [0, 1], any shape.
     target : array_like or torch.Tensor
         Labels in [0, 1] (hard or soft), same shape.
-    w_pos, w_neg : float or 0-d array/tensor
-        Non-negative weights of the positive and negative terms, e.g. from
+    w_pos, w_neg : float
+        Non-negative weights of the positive and negative terms, Python
+        numbers, e.g. ``float(w)`` for each ``w`` of
         :func:`balanced_class_weights`.
     reduction : {"mean", "sum", "none"}, default "mean"
         How the per-element losses are combined (the mean divides by the
@@ -342,11 +333,12 @@ def weighted_binary_cross_entropy(prob, target, *, w_pos, w_neg, reduction="mean
     Raises
     ------
     ValueError
-        If ``prob`` or ``target`` leaves [0, 1], a weight is negative or not
-        a scalar, the shapes differ, ``reduction`` is unknown, or the input
-        is empty with ``reduction="mean"``.
+        If ``prob`` or ``target`` leaves [0, 1], a weight is negative, the
+        shapes differ, ``reduction`` is unknown, or the input is empty with
+        ``reduction="mean"``.
     TypeError
-        If NumPy and torch inputs are mixed.
+        If NumPy and torch inputs are mixed, or a weight is an array or a
+        tensor (reading it would synchronise with the device).
 
     Notes
     -----
@@ -355,8 +347,9 @@ def weighted_binary_cross_entropy(prob, target, *, w_pos, w_neg, reduction="mean
     hard labels this equals ``F.binary_cross_entropy(p, y, weight=w_pos * y
     + w_neg * (1 - y))``; ``pos_weight`` of
     ``F.binary_cross_entropy_with_logits`` is the ratio ``w_pos / w_neg``
-    with ``w_neg = 1``. Weights given as 0-d tensors are read as numbers (no
-    gradient reaches them).
+    with ``w_neg = 1``. The weights are hyperparameters, Python numbers: a
+    0-d array or tensor raises ``TypeError`` (reading its value would be a
+    host synchronisation, and a graph break under ``torch.compile``).
 
     References
     ----------
@@ -371,8 +364,8 @@ def weighted_binary_cross_entropy(prob, target, *, w_pos, w_neg, reduction="mean
     ...                                  w_neg=1.0, reduction="none")
     array([2.07944154, 0.69314718])
     """
-    w_pos = _class_weight("w_pos", w_pos)
-    w_neg = _class_weight("w_neg", w_neg)
+    w_pos = _checks.hyper("w_pos", w_pos, "nonnegative")
+    w_neg = _checks.hyper("w_neg", w_neg, "nonnegative")
     xp, p, y = classification._pair(prob, target, ("prob", "target"), reduction)
     _checks.in_range(p, "prob", 0.0, 1.0, "probabilities")
     _checks.in_range(y, "target", 0.0, 1.0, "labels")

@@ -336,6 +336,8 @@ def test_tensor_options_are_checked_when_built():
         lbnn.InfoNceLoss(temperature=torch.ones(2))
     with pytest.raises(TypeError, match=r"^margin must be a Python number"):
         lbnn.HingeLoss(margin=torch.tensor(1.0))
+    with pytest.raises(TypeError, match=r"^w_pos must be a Python number"):
+        lbnn.WeightedBinaryCrossEntropyLoss(w_pos=torch.tensor(1.0), w_neg=1.0)
     with pytest.raises(TypeError, match=r"^weight must be None or a torch.Tensor"):
         lbnn.CrossEntropyLoss(weight=[1.0, 2.0])
 

@@ -220,17 +220,32 @@ def test_weighted_bce_with_soft_labels_matches_a_loop(rng):
     np.testing.assert_allclose(got, expected, rtol=1e-14)
 
 
-def test_unit_weights_give_plain_bce_and_balanced_weights_are_accepted(rng):
+def test_unit_weights_give_plain_bce_and_balanced_weights_as_numbers(rng):
     p, y = bce_data(rng)
     np.testing.assert_array_equal(
         weighted_binary_cross_entropy(p, y, w_pos=1.0, w_neg=1.0, reduction="none"),
         lb.binary_cross_entropy(p, y, reduction="none"),
     )
     yt = torch.tensor(y)
-    w_pos, w_neg = balanced_class_weights(yt)
+    w_pos, w_neg = (float(w) for w in balanced_class_weights(yt))
     out = weighted_binary_cross_entropy(torch.tensor(p), yt, w_pos=w_pos, w_neg=w_neg)
-    ref = weighted_binary_cross_entropy(p, y, w_pos=float(w_pos), w_neg=float(w_neg))
+    ref = weighted_binary_cross_entropy(p, y, w_pos=w_pos, w_neg=w_neg)
     assert float(out) == pytest.approx(float(ref), rel=1e-14)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+@pytest.mark.parametrize("name", ["w_pos", "w_neg"])
+def test_weighted_bce_weights_must_be_python_numbers(name, kind):
+    # an array weight would be read with .item(): a host synchronisation and a
+    # graph break under torch.compile(fullgraph=True); the contract allows
+    # tensors only for temperature, sigma and b
+    p = np.full(3, 0.5)
+    weight = np.array(0.5) if kind == "numpy" else torch.tensor(0.5)
+    if kind == "torch":
+        p = torch.tensor(p)
+    weights = {"w_pos": 1.0, "w_neg": 1.0, name: weight}
+    with pytest.raises(TypeError, match=rf"^{name} must be a Python number, got a"):
+        weighted_binary_cross_entropy(p, p, **weights)
 
 
 def test_weighted_bce_gradcheck(rng):
@@ -251,7 +266,7 @@ def test_weighted_bce_inputs_are_checked():
     ):
         weighted_binary_cross_entropy(p, p, w_pos=-1.0, w_neg=1.0)
     with pytest.raises(
-        ValueError, match=r"^w_neg must be a number or a 0-d array, got shape \(2,\)$"
+        TypeError, match=r"^w_neg must be a Python number, got a numpy.ndarray"
     ):
         weighted_binary_cross_entropy(p, p, w_pos=1.0, w_neg=np.ones(2))
     with pytest.raises(
@@ -368,9 +383,12 @@ def test_weighting_stays_on_the_cuda_device():
     assert l2_penalty([t, t], lam=0.1).device == t.device
     assert weighted_sum([t.sum(), t.mean()], [1.0, 2.0]).device == t.device
     assert uncertainty_weighted(t, torch.zeros(3, device="cuda")).device == t.device
-    w = balanced_class_weights(torch.tensor([0, 1, 1], device="cuda"))
+    w_pos, w_neg = balanced_class_weights(torch.tensor([0, 1, 1], device="cuda"))
+    assert w_pos.device == t.device
     assert (
-        weighted_binary_cross_entropy(t * 0.5, t, w_pos=w[0], w_neg=w[1]).device
+        weighted_binary_cross_entropy(
+            t * 0.5, t, w_pos=float(w_pos), w_neg=float(w_neg)
+        ).device
         == t.device
     )
 
