@@ -89,6 +89,15 @@ def _d_bce_logits(xp, z, y, pos_weight):
 
 def _neg_log_softmax(xp, z):
     """-log softmax over the last axis (>= 0), exact for tiny losses and huge logits."""
+    if _is_torch(z):
+        return _neg_log_softmax_rows(xp, z)
+    # NumPy warns where a gap between two logits overflows (to -inf, which
+    # the formula handles, see err below); torch computes the same silently
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _neg_log_softmax_rows(xp, z)
+
+
+def _neg_log_softmax_rows(xp, z):
     k = z.shape[-1]
     top = xp.argmax(z, axis=-1, keepdims=True)
     is_top = xp.arange(k, device=device(z)) == top
@@ -100,6 +109,10 @@ def _neg_log_softmax(xp, z):
     # flows through err's value (it is 0 in exact arithmetic).
     back = d - z
     err = (z - (d - back)) + (-z_top - back)
+    # a gap beyond the largest float makes d = -inf and err = -inf - -inf =
+    # NaN; such a class has probability 0 (err 0 keeps exp(d) = 0, and d + err
+    # = -inf is its true log-ratio), so a finite row keeps a finite loss
+    err = xp.where(d > -np.inf, err, 0.0)
     # the top class contributes exactly exp(0) = 1: leave it out of the sum and
     # use log1p, so a dominant class gives an exact tiny loss
     rest = xp.sum(xp.where(is_top, 0.0, xp.exp(d) * (1 + err)), axis=-1, keepdims=True)
@@ -521,7 +534,10 @@ def cross_entropy(
     xp, z, q, denom, shape = _ce_setup(
         logits, target, weight, label_smoothing, ignore_index, reduction
     )
-    loss = xp.sum(q * _neg_log_softmax(xp, z), axis=-1)
+    # a class of weight 0 adds 0 even where its -log p overflows to inf
+    # (a gap beyond the largest float): 0 * inf would be NaN
+    nls = _neg_log_softmax(xp, z)
+    loss = xp.sum(q * xp.where(q > 0, nls, 0.0), axis=-1)
     if reduction == "none":
         return reduce(xp, xp.reshape(loss, shape), reduction)
     return reduce(xp, loss, reduction, denom=denom)
@@ -620,7 +636,9 @@ def kl_div(logits, target, *, reduction="mean"):
     # double where: log sees no 0, so 0 log 0 = 0 with a finite gradient; one
     # term per class, q (log q - log softmax), not H(q, p) - H(q) (two sums)
     log_q = xp.log(xp.where(positive, q, 1.0))
-    terms = xp.where(positive, q * (log_q + _neg_log_softmax(xp, z)), 0.0)
+    # the inner where also keeps 0 * inf (a gap beyond the largest float) out
+    nls = xp.where(positive, _neg_log_softmax(xp, z), 0.0)
+    terms = q * (log_q + nls)  # 0 at q = 0: log_q and nls are 0 there
     return reduce(xp, xp.sum(terms, axis=-1), reduction)
 
 

@@ -970,6 +970,30 @@ def test_kl_div_at_huge_logits_is_finite(dtype):
     assert torch.isfinite(g).all()
 
 
+def test_logit_gaps_beyond_the_largest_float_give_finite_losses(backend):
+    # finite logits whose gap z_top - z overflows: the class has probability
+    # 0, so where the target gives it weight 0 the true loss is finite (0 here)
+    big = float(np.finfo(backend.dtype).max)
+    z = backend([[big, 0.0, -big], [0.0, -big, big]])
+    q = backend([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    index = backend([0, 2], dtype=np.int64)
+    for out in (
+        lb.cross_entropy(z, index, reduction="none"),
+        lb.cross_entropy(z, q, reduction="none"),  # no fast path: the formula
+        lb.cross_entropy(z, index, ignore_index=-100, reduction="none"),
+        lb.kl_div(z, q, reduction="none"),
+        lb.grad.cross_entropy(z, index, reduction="none"),
+    ):
+        np.testing.assert_array_equal(backend.numpy(out), np.zeros_like(out))
+    # the class of the overflowing gap as the target: -log p = inf, the truth
+    lost = lb.cross_entropy(z, backend([2, 1], dtype=np.int64), reduction="none")
+    assert np.isposinf(backend.numpy(lost)).all()
+    if backend.kind == "torch":
+        z.requires_grad_(True)
+        lb.cross_entropy(z, q).backward()
+        assert torch.isfinite(z.grad).all()
+
+
 @pytest.mark.parametrize("make", [np.asarray, torch.tensor])
 def test_kl_div_errors(make):
     z = make(np.zeros((2, 3)))
