@@ -513,7 +513,8 @@ def cross_entropy(
     :math:`(\sum_k q_{ik})\,\operatorname{softmax}(z_i) - q_i`, i.e.
     :math:`p - y` for a one-hot target. Matches
     ``torch.nn.functional.cross_entropy``, including its mean when every
-    target is ignored (0/0: NaN). For the notes' smoothing
+    target is ignored (0/0: NaN, with a gradient of 0 as torch's; also when
+    the kept targets' class weights sum to 0). For the notes' smoothing
     convention (:math:`\varepsilon/(K-1)` on the other classes) pass
     ``smooth_labels(target, K, epsilon=eps, spread="others")`` as target.
 
@@ -540,6 +541,13 @@ def cross_entropy(
     loss = xp.sum(q * xp.where(q > 0, nls, 0.0), axis=-1)
     if reduction == "none":
         return reduce(xp, xp.reshape(loss, shape), reduction)
+    if reduction == "mean" and denom is not None:
+        # every target ignored (or of weight 0): the mean is 0/0, NaN as in
+        # torch, but with a gradient of 0 (torch's), not NaN: a batch of void
+        # pixels must not poison the parameters
+        empty = denom == 0
+        loss = xp.where(empty, float("nan"), loss)
+        denom = xp.where(empty, 1.0, denom)
     return reduce(xp, loss, reduction, denom=denom)
 
 

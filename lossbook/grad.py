@@ -180,8 +180,11 @@ def cross_entropy(
         logits, target, weight, label_smoothing, ignore_index, reduction
     )
     g = classification._d_cross_entropy(xp, z, q)
-    if reduction == "mean":
-        g = g / (z.shape[0] if denom is None else denom)
+    if reduction == "mean" and denom is None:
+        g = g / z.shape[0]
+    elif reduction == "mean":  # a mean over no target: gradient 0, as autograd's
+        empty = denom == 0
+        g = xp.where(empty, 0.0, g / xp.where(empty, 1.0, denom))
     k = z.shape[1]
     return classification._classes_back(xp, g, (shape[0], k, *shape[1:]))
 

@@ -1099,3 +1099,29 @@ def test_cross_entropy_with_every_target_ignored_is_nan_as_in_torch():
     assert torch.isnan(lb.cross_entropy(z, t, ignore_index=-100))
     assert torch.isnan(F.cross_entropy(z, t, ignore_index=-100))
     assert float(lb.cross_entropy(z, t, ignore_index=-100, reduction="sum")) == 0.0
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"weight": [1.0, 2.0, 3.0]}, {"label_smoothing": 0.1}], ids=str
+)
+def test_every_target_ignored_gives_a_zero_gradient_as_in_torch(options):
+    # a batch of void pixels: NaN loss, but the parameters get 0, not NaN
+    z = torch.randn(2, 3, 2, dtype=torch.float64, requires_grad=True)
+    t = torch.full((2, 2), -100)
+    if "weight" in options:
+        options = {"weight": torch.tensor(options["weight"], dtype=torch.float64)}
+    ours = lb.cross_entropy(z, t, ignore_index=-100, **options)
+    (g,) = torch.autograd.grad(ours, z)
+    ref = F.cross_entropy(z, t, ignore_index=-100, **options)
+    (g_ref,) = torch.autograd.grad(ref, z)
+    assert torch.isnan(ours) and torch.isnan(ref)
+    torch.testing.assert_close(g, g_ref, rtol=0, atol=0)  # zeros
+    analytic = lb.grad.cross_entropy(z.detach(), t, ignore_index=-100, **options)
+    torch.testing.assert_close(analytic, g, rtol=0, atol=0)
+    # some targets kept: the mean over them, unchanged
+    t[0, 0] = 1
+    (g,) = torch.autograd.grad(lb.cross_entropy(z, t, ignore_index=-100, **options), z)
+    (g_ref,) = torch.autograd.grad(
+        F.cross_entropy(z, t, ignore_index=-100, **options), z
+    )
+    torch.testing.assert_close(g, g_ref)
