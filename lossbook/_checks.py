@@ -172,6 +172,37 @@ def hyper(name: str, value, rule: str) -> float:
     return float(value)
 
 
+def not_an_array(name: str, value, allowed: str, convert: str) -> None:
+    """A hyperparameter is a Python value: an array or a tensor raises TypeError.
+
+    Reading a tensor's value would synchronise with its device and break a
+    graph under ``torch.compile``; ``allowed`` says what to pass instead
+    ("a Python number (an int)"), ``convert`` how (``"int"``).
+    """
+    if _is_torch(value) or isinstance(value, np.ndarray):
+        raise TypeError(
+            f"{name} must be {allowed}, got {_kind(value)}; pass {convert}({name})"
+        )
+
+
+def flag(name: str, value) -> bool:
+    """A Python bool option (``symmetric``)."""
+    not_an_array(name, value, "a Python bool", "bool")
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def index_or_none(name: str, value):
+    """``None`` or a Python integer (``ignore_index``)."""
+    not_an_array(name, value, "None or a Python number (an int)", "int")
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, numbers.Integral)
+    ):
+        raise ValueError(f"{name} must be None or an integer, got {value!r}")
+    return value
+
+
 def same_shape(a, b, names: tuple[str, str]) -> None:
     """``a`` and ``b`` must have equal shapes: no silent broadcasting."""
     if tuple(a.shape) != tuple(b.shape):

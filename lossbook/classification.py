@@ -6,8 +6,6 @@ Element-wise kernels (``_name``) and their derivatives (``_d_name``, used by
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from . import _checks
@@ -153,12 +151,7 @@ def _ce_setup(logits, target, weight, label_smoothing, ignore_index, reduction):
     """
     check_reduction(reduction)
     eps = _checks.hyper("label_smoothing", label_smoothing, "unit")
-    if ignore_index is not None and (
-        isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral)
-    ):
-        raise ValueError(
-            f"ignore_index must be None or an integer, got {ignore_index!r}"
-        )
+    _checks.index_or_none("ignore_index", ignore_index)
     extra = {} if weight is None else {"weight": weight}
     xp, z, t, *w = arrays(logits=logits, target=target, **extra, float_args=("weight",))
     if z.ndim < 2:
@@ -502,7 +495,8 @@ def cross_entropy(
         integer or comes with probability targets, ``reduction`` is unknown,
         or the input is empty with ``reduction="mean"``.
     TypeError
-        If NumPy and torch inputs are mixed.
+        If NumPy and torch inputs are mixed, or ``label_smoothing`` or
+        ``ignore_index`` is an array or a tensor (pass a Python number).
 
     Notes
     -----
@@ -684,6 +678,9 @@ def smooth_labels(target, num_classes, *, epsilon, spread="all"):
     ValueError
         If ``num_classes < 2``, ``epsilon`` is outside [0, 1), ``spread`` is
         unknown, or ``target`` holds values outside ``[0, K)``.
+    TypeError
+        If ``num_classes`` or ``epsilon`` is an array or a tensor (pass a
+        Python number).
 
     Notes
     -----
@@ -705,6 +702,7 @@ def smooth_labels(target, num_classes, *, epsilon, spread="all"):
     >>> lb.smooth_labels([0], 4, epsilon=0.3, spread="all")
     array([[0.775, 0.075, 0.075, 0.075]])
     """
+    _checks.not_an_array("num_classes", num_classes, "a Python number (an int)", "int")
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
     if num_classes < 2:

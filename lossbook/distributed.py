@@ -100,8 +100,7 @@ def _local_inputs(query, key, temperature, symmetric):
     learnable = temperature if _is_torch(temperature) else None
     if learnable is None:
         temperature = _checks.hyper("temperature", temperature, "positive")
-    if not isinstance(symmetric, bool):
-        raise ValueError(f"symmetric must be True or False, got {symmetric!r}")
+    _checks.flag("symmetric", symmetric)
     xp, q, k, *t = metric._embeddings(
         "mean", {"query": query, "key": key}, temperature=learnable
     )

@@ -261,7 +261,8 @@ def info_nce(query, key, *, temperature=0.07, symmetric=False, reduction="mean")
         is not a bool, ``reduction`` is unknown, or the input is empty with
         ``reduction="mean"``.
     TypeError
-        If NumPy and torch inputs are mixed (``temperature`` included).
+        If NumPy and torch inputs are mixed (``temperature`` included), or
+        ``symmetric`` is an array or a tensor (pass a Python bool).
 
     Notes
     -----
@@ -293,8 +294,7 @@ def info_nce(query, key, *, temperature=0.07, symmetric=False, reduction="mean")
     else:
         learnable = None
         temperature = _checks.hyper("temperature", temperature, "positive")
-    if not isinstance(symmetric, bool):
-        raise ValueError(f"symmetric must be True or False, got {symmetric!r}")
+    _checks.flag("symmetric", symmetric)
     xp, q, k, *t = _embeddings(
         reduction, {"query": query, "key": key}, temperature=learnable
     )

@@ -36,7 +36,6 @@ tensor([ 0.0667,  0.1000, -0.1000])
 from __future__ import annotations
 
 import inspect
-import numbers
 
 import torch
 
@@ -129,15 +128,11 @@ def _optional_tensor(name, value):
 
 
 def _optional_index(name, value):
-    if value is not None and (
-        isinstance(value, bool) or not isinstance(value, numbers.Integral)
-    ):
-        raise ValueError(f"{name} must be None or an integer, got {value!r}")
+    _checks.index_or_none(name, value)
 
 
 def _boolean(name, value):
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
+    _checks.flag(name, value)
 
 
 _OPTION_CHECKS = {

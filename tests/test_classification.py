@@ -370,6 +370,17 @@ def test_smooth_labels_errors(kwargs, msg):
         lb.smooth_labels(target, **args)
 
 
+@pytest.mark.parametrize("make", [np.array, torch.tensor], ids=["numpy", "torch"])
+def test_integer_options_as_arrays_are_a_type_error(make):
+    # hyperparameters are Python numbers (only temperature, sigma and b take
+    # tensors): reading a tensor's value would synchronise with its device
+    z, t = torch.zeros(2, 3), torch.tensor([0, -100])
+    with pytest.raises(TypeError, match=r"^ignore_index must be None or a Python"):
+        lb.cross_entropy(z, t, ignore_index=make(-100))
+    with pytest.raises(TypeError, match=r"^num_classes must be a Python number"):
+        lb.smooth_labels([0, 1], make(3), epsilon=0.1)
+
+
 def test_smooth_labels_accepts_numpy_integer_class_counts():
     q = lb.smooth_labels([1], np.int64(3), epsilon=0.3)
     assert q.shape == (1, 3)

@@ -576,3 +576,5 @@ def test_other_hyperparameters_as_tensors_are_a_type_error():
         contrastive(x, x, same, margin=torch.tensor(1.0))
     with pytest.raises(TypeError, match=r"^margin must be a Python number"):
         triplet(x, x, x, margin=np.array(1.0))
+    with pytest.raises(TypeError, match=r"^symmetric must be a Python bool, got a"):
+        info_nce(x, x, symmetric=torch.tensor(True))

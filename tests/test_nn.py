@@ -338,6 +338,10 @@ def test_tensor_options_are_checked_when_built():
         lbnn.HingeLoss(margin=torch.tensor(1.0))
     with pytest.raises(TypeError, match=r"^w_pos must be a Python number"):
         lbnn.WeightedBinaryCrossEntropyLoss(w_pos=torch.tensor(1.0), w_neg=1.0)
+    with pytest.raises(TypeError, match=r"^ignore_index must be None or a Python"):
+        lbnn.CrossEntropyLoss(ignore_index=torch.tensor(-100))
+    with pytest.raises(TypeError, match=r"^symmetric must be a Python bool"):
+        lbnn.InfoNceLoss(symmetric=torch.tensor(True))
     with pytest.raises(TypeError, match=r"^weight must be None or a torch.Tensor"):
         lbnn.CrossEntropyLoss(weight=[1.0, 2.0])
 
