@@ -2,13 +2,17 @@
 
 Each function takes the same arguments as its loss and honours ``reduction``
 (with ``"mean"`` the 1/N factor is included). The derivative kernels live beside
-their losses; this module only wires them to the shared reduction factor.
+their losses; this module only wires them to the shared reduction factor. A
+gradient has the dtype autograd gives it, the first argument's (float16 and
+bfloat16 inputs are computed in float32 and the gradient cast back).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import _checks, classification, regression
-from ._backend import scale_for
+from ._backend import _is_torch, scale_for
 
 __all__ = [
     "binary_cross_entropy_with_logits",
@@ -24,6 +28,24 @@ __all__ = [
 ]
 
 
+def _as_first(xp, g, first):
+    """``g`` in the dtype autograd gives the gradient of ``first``: its own
+    floating dtype (a float16 ``first``, computed in float32, or a float32
+    one beside float64 options); lists and integers keep ``g``'s dtype."""
+    dtype = getattr(first, "dtype", None)
+    if _is_torch(first):
+        floating = first.is_floating_point()
+    else:
+        floating = dtype is not None and np.dtype(dtype).kind == "f"
+    return xp.astype(g, dtype) if floating and g.dtype != dtype else g
+
+
+def _scaled(xp, reduction, g, first):
+    """The per-element derivative ``g`` times the reduction's factor, in the
+    dtype of the gradient of ``first`` (see :func:`_as_first`)."""
+    return _as_first(xp, scale_for(reduction, g), first)
+
+
 def mse(pred, target, *, reduction="mean"):
     r"""Gradient of ``mse``: :math:`2(\hat y - y)`, over N for the mean.
 
@@ -36,7 +58,7 @@ def mse(pred, target, *, reduction="mean"):
     array([ 0.4,  0.6, -0.6])
     """
     xp, r = regression._residual(pred, target, reduction)
-    return scale_for(reduction, regression._d_mse(xp, r))
+    return _scaled(xp, reduction, regression._d_mse(xp, r), pred)
 
 
 def mae(pred, target, *, reduction="mean"):
@@ -53,7 +75,7 @@ def mae(pred, target, *, reduction="mean"):
     array([1., 1., 0.])
     """
     xp, r = regression._residual(pred, target, reduction)
-    return scale_for(reduction, regression._d_mae(xp, r))
+    return _scaled(xp, reduction, regression._d_mae(xp, r), pred)
 
 
 def huber(pred, target, *, delta=1.0, reduction="mean"):
@@ -69,7 +91,7 @@ def huber(pred, target, *, delta=1.0, reduction="mean"):
     """
     delta = _checks.hyper("delta", delta, "positive")
     xp, r = regression._residual(pred, target, reduction)
-    return scale_for(reduction, regression._d_huber(xp, r, delta))
+    return _scaled(xp, reduction, regression._d_huber(xp, r, delta), pred)
 
 
 def smooth_l1(pred, target, *, beta=1.0, reduction="mean"):
@@ -85,7 +107,7 @@ def smooth_l1(pred, target, *, beta=1.0, reduction="mean"):
     """
     beta = _checks.hyper("beta", beta, "nonnegative")
     xp, r = regression._residual(pred, target, reduction)
-    return scale_for(reduction, regression._d_smooth_l1(xp, r, beta))
+    return _scaled(xp, reduction, regression._d_smooth_l1(xp, r, beta), pred)
 
 
 def log_cosh(pred, target, *, reduction="mean"):
@@ -100,7 +122,7 @@ def log_cosh(pred, target, *, reduction="mean"):
     array([0., 1.])
     """
     xp, r = regression._residual(pred, target, reduction)
-    return scale_for(reduction, regression._d_log_cosh(xp, r))
+    return _scaled(xp, reduction, regression._d_log_cosh(xp, r), pred)
 
 
 def pinball(pred, target, *, quantile=0.5, reduction="mean"):
@@ -120,7 +142,7 @@ def pinball(pred, target, *, quantile=0.5, reduction="mean"):
     """
     q = _checks.hyper("quantile", quantile, "open_unit")
     xp, r = regression._residual(pred, target, reduction)
-    return scale_for(reduction, regression._d_pinball(xp, r, q))
+    return _scaled(xp, reduction, regression._d_pinball(xp, r, q), pred)
 
 
 def binary_cross_entropy_with_logits(
@@ -146,7 +168,7 @@ def binary_cross_entropy_with_logits(
     )  # fmt: skip
     _checks.in_range(y, "target", 0.0, 1.0, "labels")
     g = classification._d_bce_logits(xp, z, y, pw)
-    return scale_for(reduction, g if w is None else w * g)
+    return _scaled(xp, reduction, g if w is None else w * g, logits)
 
 
 def cross_entropy(
@@ -186,7 +208,8 @@ def cross_entropy(
         empty = denom == 0
         g = xp.where(empty, 0.0, g / xp.where(empty, 1.0, denom))
     k = z.shape[1]
-    return classification._classes_back(xp, g, (shape[0], k, *shape[1:]))
+    g = classification._classes_back(xp, g, (shape[0], k, *shape[1:]))
+    return _as_first(xp, g, logits)
 
 
 def hinge(scores, target, *, margin=1.0, reduction="mean"):
@@ -202,7 +225,7 @@ def hinge(scores, target, *, margin=1.0, reduction="mean"):
     """
     margin = _checks.hyper("margin", margin, "positive")
     xp, s, y = classification._signed(scores, target, reduction)
-    return scale_for(reduction, classification._d_hinge(xp, s, y, margin))
+    return _scaled(xp, reduction, classification._d_hinge(xp, s, y, margin), scores)
 
 
 def exponential(scores, target, *, reduction="mean"):
@@ -217,4 +240,4 @@ def exponential(scores, target, *, reduction="mean"):
     array([-1.])
     """
     xp, s, y = classification._signed(scores, target, reduction)
-    return scale_for(reduction, classification._d_exponential(xp, s, y))
+    return _scaled(xp, reduction, classification._d_exponential(xp, s, y), scores)

@@ -237,6 +237,24 @@ def test_gradients_at_extreme_inputs_are_finite_and_equal_autograd(dtype):
     torch.testing.assert_close(got, ref)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("case", GRAD_CASES, ids=_ids)
+def test_half_precision_gradients_have_the_dtype_autograd_gives(case, dtype):
+    # computed in float32 like the losses, returned in the first argument's
+    # dtype, as autograd returns it
+    name, options = case
+    rng = np.random.default_rng(11)
+    first, target, kw = _materialise(name, options, rng, _torch_converter(np.float32))
+    x = first.to(dtype)
+    if target.is_floating_point():
+        target = target.to(dtype)
+    got = getattr(lb.grad, name)(x, target, **kw)
+    x.requires_grad_(True)
+    (expected,) = torch.autograd.grad(getattr(lb, name)(x, target, **kw), x)
+    assert got.dtype == expected.dtype == dtype
+    torch.testing.assert_close(got, expected)
+
+
 def test_gradients_of_lists_are_float64_arrays():
     g = lb.grad.mse([1, 2], [0, 0], reduction="none")
     assert isinstance(g, np.ndarray)
