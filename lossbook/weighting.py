@@ -530,5 +530,9 @@ def uncertainty_weighted(losses, log_sigma):
     2.0
     """
     xp, v, s = _per_task(losses, log_sigma, "log_sigma")
-    # exp(-2 log sigma) = 1 / sigma^2, with sigma > 0 for any real log sigma
-    return result(xp, xp.sum(0.5 * xp.exp(-2.0 * s) * v + s))
+    # exp(-2 log sigma) = 1 / sigma^2, with sigma > 0 for any real log sigma;
+    # as (e^{-s} L) e^{-s}: finite where the product is, though e^{-2s} alone
+    # overflows from s < -44 in float32 (a task whose loss reached 0 keeps
+    # pushing its log sigma down; inf * 0 would make the loss NaN)
+    e = xp.exp(-s)
+    return result(xp, xp.sum(0.5 * (e * v) * e + s))

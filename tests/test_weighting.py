@@ -326,6 +326,20 @@ def test_uncertainty_weighted_value_and_its_optimum():
     assert float(out.detach()) == pytest.approx(sum(0.5 + 0.5 * np.log(losses)))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_uncertainty_weighted_is_finite_where_exp_minus_2_log_sigma_overflows(dtype):
+    # a task whose loss reached 0 keeps lowering its log sigma (gradient 1)
+    s0 = -60.0 if dtype == torch.float32 else -400.0  # e^{-2 s0} overflows
+    losses = torch.tensor([0.0, 1e-30], dtype=dtype, requires_grad=True)
+    s = torch.tensor([s0, s0 / 2], dtype=dtype, requires_grad=True)
+    out = uncertainty_weighted(losses, s)
+    expected = s0 + 0.5 * math.exp(-s0) * 1e-30 + s0 / 2
+    assert out.item() == pytest.approx(expected, rel=1e-5)
+    out.backward()
+    assert torch.isfinite(s.grad).all()
+    assert float(s.grad[0]) == 1.0
+
+
 def test_uncertainty_weighted_is_the_log_variance_form_with_s_twice_log_sigma():
     # many codes learn s = log sigma^2 and write (e^{-s} L + s) / 2
     losses, s = np.array([3.0, 0.2]), np.array([0.4, -1.2])
