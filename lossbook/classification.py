@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _checks
+from . import _checks, _fast
 from ._backend import (
     _is_torch,
     arrays,
@@ -351,6 +351,9 @@ def binary_cross_entropy(prob, target, *, weight=None, reduction="mean"):
     >>> float(lb.binary_cross_entropy([0.8, 0.3, 0.6], [1.0, 0.0, 1.0]))
     0.36354
     """
+    fast = _fast.binary_cross_entropy(prob, target, weight, reduction)
+    if fast is not None:
+        return fast
     xp, p, y, w = _pair(prob, target, ("prob", "target"), reduction, weight=weight)
     _checks.in_range(p, "prob", 0.0, 1.0, "probabilities")
     _checks.in_range(y, "target", 0.0, 1.0, "labels")
@@ -422,6 +425,11 @@ def binary_cross_entropy_with_logits(
     ...                                     reduction="none")
     array([1.00000000e+04, 0.00000000e+00, 6.93147181e-01])
     """
+    fast = _fast.binary_cross_entropy_with_logits(
+        logits, target, weight, pos_weight, reduction
+    )
+    if fast is not None:
+        return fast
     xp, z, y, w, pw = _pair(
         logits, target, ("logits", "target"), reduction,
         weight=weight, pos_weight=pos_weight,
@@ -526,6 +534,11 @@ def cross_entropy(
     ...                  reduction="none")
     array([0.16984602, 0.        ])
     """
+    fast = _fast.cross_entropy(
+        logits, target, weight, label_smoothing, ignore_index, reduction
+    )
+    if fast is not None:
+        return fast
     xp, z, q, denom, shape = _ce_setup(
         logits, target, weight, label_smoothing, ignore_index, reduction
     )

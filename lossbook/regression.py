@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from . import _checks
+from . import _checks, _fast
 from ._backend import reduce
 
 __all__ = ["huber", "log_cosh", "mae", "mse", "pinball", "smooth_l1"]
@@ -152,6 +152,8 @@ def mse(pred, target, *, reduction="mean"):
     >>> float(lb.mse([1.2, 0.3, 0.7], [1.0, 0.0, 1.0]))
     0.07333
     """
+    if (fast := _fast.mse(pred, target, reduction)) is not None:
+        return fast
     xp, r = _residual(pred, target, reduction)
     return reduce(xp, _mse(xp, r), reduction)
 
@@ -204,6 +206,8 @@ def mae(pred, target, *, reduction="mean"):
     >>> float(lb.mae([1.2, 0.3, 0.7], [1.0, 0.0, 1.0]))
     0.26667
     """
+    if (fast := _fast.mae(pred, target, reduction)) is not None:
+        return fast
     xp, r = _residual(pred, target, reduction)
     return reduce(xp, _mae(xp, r), reduction)
 
@@ -261,6 +265,8 @@ def huber(pred, target, *, delta=1.0, reduction="mean"):
     array([0.02 , 0.045, 0.875])
     """
     delta = _checks.hyper("delta", delta, "positive")
+    if (fast := _fast.huber(pred, target, delta, reduction)) is not None:
+        return fast
     xp, r = _residual(pred, target, reduction)
     return reduce(xp, _huber(xp, r, delta), reduction)
 
@@ -316,6 +322,8 @@ def smooth_l1(pred, target, *, beta=1.0, reduction="mean"):
     array([0.0625, 2.    ])
     """
     beta = _checks.hyper("beta", beta, "nonnegative")
+    if (fast := _fast.smooth_l1(pred, target, beta, reduction)) is not None:
+        return fast
     xp, r = _residual(pred, target, reduction)
     return reduce(xp, _smooth_l1(xp, r, beta), reduction)
 
@@ -369,6 +377,8 @@ def log_cosh(pred, target, *, reduction="mean"):
     >>> lb.log_cosh([1e-8, 1e300], [0.0, 0.0], reduction="none")
     array([5.00000000e-017, 1.00000000e+300])
     """
+    if (fast := _fast.log_cosh(pred, target, reduction)) is not None:
+        return fast
     xp, r = _residual(pred, target, reduction)
     return reduce(xp, _log_cosh(xp, r), reduction)
 

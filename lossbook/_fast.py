@@ -1,0 +1,480 @@
+"""Fast paths of the losses for torch tensors in eager mode.
+
+The public losses are written once, for NumPy and torch (the array API
+formulas of their modules). On torch tensors a formula of a dozen element-wise
+operations costs a dozen passes over memory forward and as many nodes of the
+autograd graph backward; ``torch.nn.functional``'s losses are one fused kernel
+each way. Each function here returns the loss for the common case, or
+``None`` to let the caller run its formula:
+
+- where ``torch.nn.functional``'s kernel computes the same function and was
+  measured to be as accurate as our formula (``tests/benchmarks/accuracy.py``:
+  MSE, MAE, Huber, smooth L1), it is called;
+- elsewhere a :class:`torch.autograd.Function` computes the value with fewer
+  passes (in-place updates, no ``torch.where`` on large tensors: on CPU it is
+  tens of times slower than an arithmetic pass) and its ``backward`` is the
+  analytic gradient of :mod:`lossbook.grad`, equal to autograd of the formula
+  (a backward pass that is itself differentiated, ``create_graph=True``,
+  recomputes the formula with autograd).
+
+Every function takes the arguments of its loss after the loss has checked its
+hyperparameters. A fast path runs only for plain (not traced) strided tensors
+of floating dtypes (float32 or float64; mixed, computed in float64) on one
+device, with a valid ``reduction`` and, for the mean, a non-empty input;
+everything else (NumPy arrays, float16, integers, wrong shapes,
+``torch.compile``, ``torch.func`` transforms, meta tensors) gets ``None``, and
+the formula raises the errors and computes the rest. Value checks run as the
+formula's would (see :mod:`lossbook._checks`): a failing fast check hands
+over to the formula's checker, which raises with its message; with value
+checks off nothing raises.
+
+torch is never imported here: the functions run only on tensors, so it is
+already in ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import threading
+
+from . import _checks
+from ._backend import traced
+
+_REDUCTIONS = ("mean", "sum", "none")
+_LOG_FLOOR = -100.0  # torch's clamp of the logs of binary_cross_entropy
+
+
+_state = threading.local()  # .off: fast paths disabled in this thread
+
+
+@contextlib.contextmanager
+def disabled():
+    """Inside the block every loss runs its formula (tests, benchmarks, and the
+    recomputation of a gradient that is differentiated again)."""
+    previous = getattr(_state, "off", False)
+    _state.off = True
+    try:
+        yield
+    finally:
+        _state.off = previous
+
+
+def _torch():
+    return sys.modules["torch"]
+
+
+def _plain(reduction, first, *others):
+    """The inputs, in one dtype, if they can take a fast path; else ``None``.
+
+    Tensors of floating dtypes float32 or float64 (mixed: computed in float64,
+    torch's promotion, as the formula does), of one shape and device,
+    strided, in eager mode, with a valid ``reduction`` and, for the mean, a
+    non-empty input. Under ``torch.autocast`` too: the formula computes
+    float32 and float64 inputs in their dtype there as well, and nothing here
+    is a matrix product that autocast would round.
+    """
+    torch = sys.modules.get("torch")
+    if (
+        torch is None
+        or not isinstance(first, torch.Tensor)
+        or getattr(_state, "off", False)
+        or not (isinstance(reduction, str) and reduction in _REDUCTIONS)
+    ):
+        return None
+    tensors = (first, *others)
+    wide = False
+    for x in tensors:
+        if not isinstance(x, torch.Tensor) or x.layout is not torch.strided:
+            return None
+        if x.dtype is torch.float64:
+            wide = True
+        elif x.dtype is not torch.float32:
+            return None
+        if x.shape != first.shape or x.device != first.device or traced(x):
+            return None
+    if reduction == "mean" and first.numel() == 0:
+        return None
+    if wide:
+        tensors = tuple(x.to(torch.float64) for x in tensors)
+    return tensors
+
+
+def _in_range(x, name, lo, hi, what):
+    """``_checks.in_range`` with one pass (min and max) where the data is read.
+
+    On CPU the common case costs one ``aminmax``; a failure (NaN included:
+    the comparisons are False) runs the formula's checker, which raises.
+    Elsewhere (CUDA: an asynchronous assertion; checks off: nothing) the
+    formula's checker decides.
+    """
+    if _checks._where(x) != _checks._HOST or x.numel() == 0:
+        _checks.in_range(x, name, lo, hi, what)
+        return
+    low, high = x.aminmax()
+    if not (low.item() >= lo and high.item() <= hi):
+        _checks.in_range(x, name, lo, hi, what)
+
+
+def _scale(grad, reduction, n):
+    """The factor of each element's derivative: ``grad`` (over ``n`` for a mean).
+
+    A Python number for a reduced loss on CPU (one read of a 0-d tensor, then
+    no tensor operations), else a tensor (no host synchronisation on a device).
+    """
+    if reduction != "none" and grad.is_cpu:
+        grad = grad.item()
+    return grad / n if reduction == "mean" else grad
+
+
+def _again(loss, inputs, needs, grad, *args):
+    """The gradients by autograd of the formula, for a backward pass that is
+    itself differentiated (``create_graph=True``): the analytic backward
+    computes with values saved without a graph."""
+    torch = _torch()
+    with disabled(), torch.enable_grad():
+        out = loss(*inputs, *args)
+        wrt = [x for x, need in zip(inputs, needs, strict=False) if need]
+        grads = iter(torch.autograd.grad(out, wrt, grad, create_graph=True))
+    return tuple(next(grads) if need else None for need in needs)
+
+
+# --- regression: torch.nn.functional's fused kernels -----------------------
+# F.mse_loss, l1_loss, huber_loss and smooth_l1_loss compute the same rounded
+# operations as our formulas (accuracy.py: the same worst ulps), and their
+# backward is the subgradient autograd takes through our formulas (sign(0) = 0,
+# clip's derivative 1 at |r| = delta).
+
+
+def mse(pred, target, reduction):
+    if (xs := _plain(reduction, pred, target)) is None:
+        return None
+    return _torch().nn.functional.mse_loss(*xs, reduction=reduction)
+
+
+def mae(pred, target, reduction):
+    if (xs := _plain(reduction, pred, target)) is None:
+        return None
+    return _torch().nn.functional.l1_loss(*xs, reduction=reduction)
+
+
+def huber(pred, target, delta, reduction):
+    if (xs := _plain(reduction, pred, target)) is None:
+        return None
+    return _torch().nn.functional.huber_loss(*xs, reduction=reduction, delta=delta)
+
+
+def smooth_l1(pred, target, beta, reduction):
+    if (xs := _plain(reduction, pred, target)) is None:
+        return None
+    return _torch().nn.functional.smooth_l1_loss(*xs, reduction=reduction, beta=beta)
+
+
+# --- autograd Functions ---------------------------------------------------------
+
+_FUNCTIONS = {}
+
+
+def _function(name):
+    """The autograd.Function ``name``, built on first use (torch imported)."""
+    fn = _FUNCTIONS.get(name)
+    if fn is None:
+        _FUNCTIONS.update(_build(_torch()))
+        fn = _FUNCTIONS[name]
+    return fn
+
+
+def _build(torch):
+    F = torch.nn.functional
+
+    def public(name):
+        from . import classification, regression
+
+        module = regression if name == "log_cosh" else classification
+        return getattr(module, name)
+
+    class LogCosh(torch.autograd.Function):
+        """log cosh(pred - target); backward tanh(r) (lossbook.grad.log_cosh)."""
+
+        @staticmethod
+        def forward(ctx, pred, target, reduction):
+            r = pred - target
+            # log cosh r = log1p(sinh^2 r) / 2: one formula for every r, with
+            # no cancellation at tiny r (sinh r = r to the last bit there);
+            # sinh^2 overflows from |r| ~ 44 (float32) / 355 (float64), where
+            # the exact form below takes over
+            s = torch.sinh(r)
+            s.mul_(s).log1p_().mul_(0.5)
+            out = s if reduction == "none" else s.sum()
+            if not bool(torch.isfinite(out).all()):  # huge residuals, or NaN
+                a = r.abs()
+                far = a > 20.0  # there exp(-2 |r|) < ulp(|r|) / 4: |r| - log 2
+                near = torch.sinh(torch.where(far, 0.0, r))
+                s = torch.where(far, a - math.log(2.0), 0.5 * torch.log1p(near * near))
+                out = s if reduction == "none" else s.sum()
+            if reduction == "mean":
+                out = out / r.numel()
+            ctx.save_for_backward(pred, target)
+            ctx.reduction = reduction
+            return out
+
+        @staticmethod
+        def backward(ctx, grad):
+            pred, target = ctx.saved_tensors
+            needs = ctx.needs_input_grad[:2]
+            if torch.is_grad_enabled():
+                fn = public("log_cosh")
+                return (*_again(lambda a, b, r: fn(a, b, reduction=r), (pred, target),
+                                needs, grad, ctx.reduction), None)  # fmt: skip
+            g = torch.tanh(pred - target).mul_(
+                _scale(grad, ctx.reduction, pred.numel())
+            )
+            return (g if needs[0] else None, -g if needs[1] else None, None)
+
+    class BCE(torch.autograd.Function):
+        """BCE on probabilities, each log clamped at -100 (torch's convention)."""
+
+        @staticmethod
+        def forward(ctx, p, y, reduction):
+            # not F.binary_cross_entropy: its kernel is not vectorised on CPU
+            # (several times slower) and raises on values outside [0, 1] even
+            # with lossbook's value checks off
+            log_p = torch.log(p)
+            log_q = torch.log1p(-p)  # exact for small p, where log(1 - p) rounds
+            # -[y log p + (1 - y) log(1 - p)], from the clamped logs
+            loss = torch.rsub(y, 1).mul_(log_q.clamp(min=_LOG_FLOOR)).neg_()
+            loss.addcmul_(log_p.clamp(min=_LOG_FLOOR), y, value=-1.0)
+            # whether a clamp is active anywhere (read on CPU only; elsewhere
+            # the backward pass assumes it may be)
+            clamped = not p.is_cpu or bool(
+                (torch.minimum(log_p.min(), log_q.min()) <= _LOG_FLOOR)
+                | torch.isnan(log_p.sum() + log_q.sum())
+            ) if p.numel() else False  # fmt: skip
+            ctx.save_for_backward(p, y, log_p, log_q)
+            ctx.clamped = clamped
+            ctx.reduction = reduction
+            if reduction == "none":
+                return loss
+            return loss.mean() if reduction == "mean" else loss.sum()
+
+        @staticmethod
+        def backward(ctx, grad):
+            p, y, log_p, log_q = ctx.saved_tensors
+            needs = ctx.needs_input_grad[:2]
+            if torch.is_grad_enabled():
+                return (*_again(_bce_kw(public), (p, y), needs, grad,
+                                ctx.reduction), None)  # fmt: skip
+            s = _scale(grad, ctx.reduction, p.numel())
+            gp = gy = None
+            if needs[0]:
+                # d/dp = (1 - y) / (1 - p) - y / p
+                pos = torch.rsub(y, 1)
+                if ctx.clamped:
+                    # where a log is clamped its derivative is 0, half at a
+                    # tie, as torch.maximum's in the formula: (sign + 1) / 2;
+                    # the numerator is masked first, so 0 / p is never 0 * inf
+                    tiny = _TINY[p.dtype.itemsize]
+                    pos.mul_(_kept(log_q)).div_(torch.rsub(p, 1).clamp_(min=tiny))
+                    gp = pos.sub_(y * _kept(log_p) / p.clamp(min=tiny))
+                else:
+                    gp = pos.div_(torch.rsub(p, 1)).sub_(y / p)
+                gp.mul_(s)
+            if needs[1]:
+                # d/dy = log(1 - p) - log(p), clamped
+                gy = log_q.clamp(min=_LOG_FLOOR)
+                gy.sub_(log_p.clamp(min=_LOG_FLOOR)).mul_(s)
+            return gp, gy, None
+
+    def _kept(log):
+        return torch.sign(log - _LOG_FLOOR).add_(1.0).mul_(0.5)
+
+    class BCEWithLogits(torch.autograd.Function):
+        """y softplus(-z) + (1 - y) softplus(z); backward (1-y) s(z) - y s(-z)."""
+
+        @staticmethod
+        def forward(ctx, z, y, reduction):
+            # softplus(z) = log1p(exp(z)), as accurate as the formula's in both
+            # tails; above 40 it is z to within exp(-40) < ulp(z) / 4, in
+            # float32 and float64, and exp never overflows below it
+            loss = torch.rsub(y, 1).mul_(F.softplus(z, threshold=40.0))
+            # beta = -1 gives -softplus(-z) in one pass (z itself below -40)
+            loss.addcmul_(F.softplus(z, beta=-1.0, threshold=40.0), y, value=-1.0)
+            ctx.save_for_backward(z, y)
+            ctx.reduction = reduction
+            if reduction == "none":
+                return loss
+            return loss.mean() if reduction == "mean" else loss.sum()
+
+        @staticmethod
+        def backward(ctx, grad):
+            z, y = ctx.saved_tensors
+            needs = ctx.needs_input_grad[:2]
+            if torch.is_grad_enabled():
+                return (*_again(_bce_logits_kw(public), (z, y), needs, grad,
+                                ctx.reduction), None)  # fmt: skip
+            s = _scale(grad, ctx.reduction, z.numel())
+            gz = gy = None
+            if needs[0]:
+                # (1 - y) sigmoid(z) - y sigmoid(-z): both terms accurate in the
+                # tails (sigmoid(z) - y cancels for a confident right answer)
+                gz = torch.rsub(y, 1).mul_(torch.sigmoid(z))
+                gz.addcmul_(torch.sigmoid(-z), y, value=-1.0).mul_(s)
+            if needs[1]:
+                # d/dy = softplus(-z) - softplus(z) = -z
+                gy = z * -s
+            return gz, gy, None
+
+    class CrossEntropy(torch.autograd.Function):
+        """Softmax cross-entropy of (N, K) logits and class indices (N,)."""
+
+        @staticmethod
+        def forward(ctx, z, t, eps, reduction):
+            k = z.shape[1]
+            # as the formula (_neg_log_softmax): around the row's largest
+            # logit, whose term exp(0) = 1 is left out of the sum and put back
+            # by log1p, so a tiny loss keeps its digits
+            m, top = z.max(dim=1, keepdim=True)
+            d = z - m  # <= 0: exp never overflows
+            # TwoSum: d + err = z - m exactly (err is d's rounding error)
+            back = d - z
+            err = (z - (d - back)).sub_(back.add_(m))
+            # a gap beyond the largest float gives d = -inf and err = NaN; such
+            # a class has probability 0: err 0 keeps exp(d) = 0 and d = -inf,
+            # its true log-ratio (as the formula)
+            err.nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
+            e = torch.exp(d)
+            e.addcmul_(e, err)  # exp(d + err) to first order
+            d.add_(err)  # the exact log-ratios to the top, d + err
+            e.scatter_(1, top, 0.0)
+            rest = e.sum(dim=1)
+            pick = d.gather(1, t[:, None]).squeeze_(1)
+            # -log p_y = log1p(rest) - (d + err)_y; smoothing adds eps/K of
+            # every class's: all terms >= 0, no cancellation
+            loss = torch.log1p(rest).sub_(pick, alpha=1 - eps)
+            if eps:
+                loss.sub_(d.sum(dim=1), alpha=eps / k)
+            ctx.save_for_backward(z, t, e, rest, top)
+            ctx.eps = eps
+            ctx.reduction = reduction
+            if reduction == "none":
+                return loss
+            return loss.mean() if reduction == "mean" else loss.sum()
+
+        @staticmethod
+        def backward(ctx, grad):
+            z, t, e, rest, top = ctx.saved_tensors
+            eps = ctx.eps
+            if torch.is_grad_enabled():
+                return (*_again(_ce_kw(public), (z, t), (True, False), grad, eps,
+                                ctx.reduction), None, None)  # fmt: skip
+            n, k = e.shape
+            s = _scale(grad, ctx.reduction, n)  # a number, or (N,) for "none"
+            if not isinstance(s, float):
+                s = s.reshape(-1, 1)
+            p_top = torch.reciprocal(rest + 1)  # the top class's probability
+            g = e * p_top[:, None]  # the other classes' probabilities
+            # the top class: p_top - q_top; where it is the target, p_top - 1
+            # is -rest p_top exactly, not the cancelling 1 / (1 + rest) - 1
+            hit = t == top[:, 0]
+            top_val = torch.where(hit, torch.mul(rest, p_top).neg_().add_(eps), p_top)
+            g.scatter_(1, top, top_val[:, None])
+            # the other targets: - (1 - eps) at y; smoothing: - eps/K everywhere
+            miss = hit.to(e.dtype).sub_(1.0).mul_(1 - eps)
+            g.scatter_add_(1, t[:, None], miss[:, None])
+            if eps:
+                g.sub_(eps / k)
+            return g.mul_(s), None, None, None
+
+    return {
+        "log_cosh": LogCosh,
+        "bce": BCE,
+        "bce_logits": BCEWithLogits,
+        "cross_entropy": CrossEntropy,
+    }
+
+
+# the smallest subnormal numbers of float32 and float64: a floor that only
+# moves an exact 0 (p = 0 or 1 - p = 0), so a masked 0 / x is never 0 / 0
+_TINY = {4: 1e-45, 8: 5e-324}
+
+
+def _bce_kw(public):
+    fn = public("binary_cross_entropy")
+    return lambda p, y, reduction: fn(p, y, reduction=reduction)
+
+
+def _bce_logits_kw(public):
+    fn = public("binary_cross_entropy_with_logits")
+    return lambda z, y, reduction: fn(z, y, reduction=reduction)
+
+
+def _ce_kw(public):
+    fn = public("cross_entropy")
+    return lambda z, t, eps, reduction: fn(
+        z, t, label_smoothing=eps, reduction=reduction
+    )
+
+
+# --- the hooks ------------------------------------------------------------------
+
+
+def log_cosh(pred, target, reduction):
+    if (xs := _plain(reduction, pred, target)) is None:
+        return None
+    return _function("log_cosh").apply(*xs, reduction)
+
+
+def binary_cross_entropy(prob, target, weight, reduction):
+    if weight is not None or (xs := _plain(reduction, prob, target)) is None:
+        return None
+    _in_range(xs[0], "prob", 0.0, 1.0, "probabilities")
+    _in_range(xs[1], "target", 0.0, 1.0, "labels")
+    return _function("bce").apply(*xs, reduction)
+
+
+def binary_cross_entropy_with_logits(logits, target, weight, pos_weight, reduction):
+    if weight is not None or pos_weight is not None:
+        return None
+    if (xs := _plain(reduction, logits, target)) is None:
+        return None
+    _in_range(xs[1], "target", 0.0, 1.0, "labels")
+    return _function("bce_logits").apply(*xs, reduction)
+
+
+def cross_entropy(logits, target, weight, label_smoothing, ignore_index, reduction):
+    if weight is not None or ignore_index is not None:
+        return None
+    if (xs := _plain(reduction, logits)) is None:
+        return None
+    (z,) = xs
+    torch = _torch()
+    if (
+        z.ndim != 2
+        or z.shape[1] == 0
+        or not isinstance(target, torch.Tensor)
+        or target.dtype is not torch.int64
+        or target.shape != z.shape[:1]
+        or target.device != z.device
+        or traced(target)
+    ):
+        return None
+    eps = _checks.hyper("label_smoothing", label_smoothing, "unit")
+    k = z.shape[1]
+    if _checks._where(target) == _checks._SKIP:
+        # unchecked indices must not crash the gather below: an index outside
+        # [0, K) gives an unspecified loss, as value checks off promise
+        target = target.clamp(0, k - 1)
+    else:
+        _class_indices(target, k)
+    return _function("cross_entropy").apply(z, target, eps, reduction)
+
+
+def _class_indices(t, k):
+    """``_checks.class_indices`` with one pass where the data is read (CPU)."""
+    if _checks._where(t) != _checks._HOST or t.numel() == 0:
+        _checks.class_indices(t, "target", k)
+        return
+    low, high = t.aminmax()
+    if not (low.item() >= 0 and high.item() < k):
+        _checks.class_indices(t, "target", k)
