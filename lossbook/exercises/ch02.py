@@ -21,10 +21,26 @@ LABEL = [1]
     ),
 )
 def _noise_scales():
+    # each mean NLL minimised numerically over its scale (the chapter's
+    # solution uses the closed forms sqrt(MSE) and MAE)
+    from scipy.optimize import minimize_scalar
+
     zeros = np.zeros(len(RESIDUALS))
-    sigma = np.sqrt(float(regression.mse(RESIDUALS, zeros)))
-    b = float(regression.mae(RESIDUALS, zeros))
-    return np.array([sigma, b])
+
+    def best_scale(nll, name):
+        return minimize_scalar(
+            lambda s: float(nll(zeros, RESIDUALS, **{name: s})),
+            bounds=(1e-3, 10.0),
+            method="bounded",
+            options={"xatol": 1e-10},
+        ).x
+
+    return np.array(
+        [
+            best_scale(likelihood.gaussian_nll, "sigma"),
+            best_scale(likelihood.laplace_nll, "b"),
+        ]
+    )
 
 
 @register(
