@@ -238,6 +238,14 @@ def lad_line(x, y):
         If the shapes differ, a value is not finite, or fewer than two
         distinct ``x`` are given.
 
+    Notes
+    -----
+    The search evaluates all :math:`\binom N2` candidate lines on all
+    :math:`N` points at once, :math:`O(N^3)` time and memory: meant for the
+    book's small data sets (:math:`N = 40` takes 31 200 residuals). For
+    large :math:`N` solve the linear program, or use quantile regression
+    at :math:`q = 1/2`.
+
     References
     ----------
     .. [1] T. Hastie, R. Tibshirani and J. Friedman, *The Elements of
@@ -317,7 +325,8 @@ def best_constant(loss, target, candidates, /, *, chunk=256, **loss_kwargs):
             raise ValueError(
                 f"`{name}` must be a non-empty 1-D array, got shape {arr.shape}"
             )
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+    is_int = isinstance(chunk, int | np.integer) and not isinstance(chunk, bool)
+    if not is_int or chunk < 1:
         raise ValueError(f"`chunk` must be a positive integer, got {chunk!r}")
     risk = np.empty(len(candidates))
     for start in range(0, len(candidates), chunk):

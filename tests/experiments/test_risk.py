@@ -218,5 +218,12 @@ def test_best_constant_rejects_bad_arguments():
         best_constant(lb.mse, np.zeros((2, 2)), GRID)
     with pytest.raises(ValueError, match="`candidates` must be a non-empty 1-D"):
         best_constant(lb.mse, SAMPLE, [])
-    with pytest.raises(ValueError, match="`chunk` must be a positive integer"):
-        best_constant(lb.mse, SAMPLE, GRID, chunk=0)
+    for chunk in (0, 2.5, True):
+        with pytest.raises(ValueError, match="`chunk` must be a positive integer"):
+            best_constant(lb.mse, SAMPLE, GRID, chunk=chunk)
+
+
+def test_best_constant_accepts_a_numpy_integer_chunk():
+    _, risk = best_constant(lb.mse, SAMPLE, GRID, chunk=np.int64(7))
+    _, reference = best_constant(lb.mse, SAMPLE, GRID)
+    np.testing.assert_array_equal(risk, reference)
