@@ -281,13 +281,28 @@ class EmbeddingRun:
 
 
 def _encoder(dim, hidden, out_dim, seed):
-    with torch.random.fork_rng(devices=[]):  # leave the caller's RNG alone
-        torch.manual_seed(seed)
-        return torch.nn.Sequential(
-            torch.nn.Linear(dim, hidden),
-            torch.nn.Tanh(),
-            torch.nn.Linear(hidden, out_dim),
-        ).double()
+    """``Linear - tanh - Linear`` in float64, initialised from NumPy's generator.
+
+    PyTorch's default initialisation of ``nn.Linear`` (weights and biases
+    uniform on +-1/sqrt(fan_in)), drawn with :func:`numpy.random.default_rng`
+    instead of torch's generator: torch's ``uniform_`` rounds differently on
+    different CPUs (its vectorised and scalar kernels differ in the last bit
+    of float32), NumPy's integer-based draws do not. The values are rounded to
+    float32, the precision training keeps. Torch's global RNG is not touched.
+    """
+    rng = np.random.default_rng([seed, 0x5EED])  # not the batch generator's stream
+    layers = []
+    for n_in, n_out in ((dim, hidden), (hidden, out_dim)):
+        layer = torch.nn.utils.skip_init(
+            torch.nn.Linear, n_in, n_out, dtype=torch.float64
+        )
+        bound = 1.0 / np.sqrt(n_in)
+        with torch.no_grad():
+            for p in (layer.weight, layer.bias):
+                values = rng.uniform(-bound, bound, tuple(p.shape))
+                p.copy_(torch.from_numpy(values.astype(np.float32)))
+        layers.append(layer)
+    return torch.nn.Sequential(layers[0], torch.nn.Tanh(), layers[1])
 
 
 class _Adam:
@@ -344,6 +359,7 @@ def train_embedding(
     temperature=0.1,
     hidden=32,
     seed=0,
+    round_weights=True,
 ):
     r"""Train a small network to a 2-D embedding under one metric-learning loss.
 
@@ -384,6 +400,9 @@ def train_embedding(
         Width of the hidden layer.
     seed : int, default 0
         Seeds the initial weights and the batches.
+    round_weights : bool, default True
+        Keep the weights at float32 precision after every step (see Notes);
+        False trains in plain float64.
 
     Returns
     -------
@@ -394,6 +413,17 @@ def train_embedding(
     ValueError
         If ``loss`` is unknown, ``per_class`` is odd or below 2, or a class has
         fewer than ``per_class`` points.
+
+    Notes
+    -----
+    The network computes in float64, but by default its weights are rounded to
+    float32 after every Adam step. Two CPUs (or BLAS builds) differ in the last
+    bits of float64 arithmetic, and training with batch-hard mining is chaotic:
+    in plain float64 such differences grow until the trained embeddings, and
+    their recall@1, differ. Rounding absorbs them (unless a weight sits within
+    a few float64 ulps of a float32 rounding boundary, which is very rare), so
+    a run is the same on every machine. The initial weights are drawn with
+    NumPy for the same reason.
 
     Examples
     --------
@@ -437,6 +467,13 @@ def train_embedding(
         model.zero_grad()
         value.backward()
         adam.step()
+        if round_weights:
+            with torch.no_grad():
+                for p in adam.params:
+                    # computed in float64, kept at float32 precision: rounding
+                    # absorbs the last-bit differences between CPUs' BLAS and
+                    # libm, which chaotic (batch-hard) training would amplify
+                    p.copy_(p.float())
         history.append(float(value.detach()))
     metric = "cosine" if loss == "info_nce" else "euclidean"
     return EmbeddingRun(loss, model, history, metric)

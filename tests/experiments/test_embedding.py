@@ -160,6 +160,25 @@ def test_the_written_out_adam_is_torch_adam():
         torch.testing.assert_close(p, q, rtol=1e-12, atol=1e-12)
 
 
+def test_the_encoder_is_torch_default_init_drawn_by_numpy_in_float32():
+    net = _encoder(10, 32, 2, seed=3)
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(10, 32), (32, 2)]
+    for m in linears:
+        # torch's reset_parameters: kaiming_uniform(a=sqrt(5)) and the bias both
+        # give U(-1/sqrt(fan_in), 1/sqrt(fan_in)); ours must share that support
+        bound = 1 / np.sqrt(m.in_features)
+        for p in (m.weight, m.bias):
+            assert p.dtype == torch.float64
+            assert p.abs().max() <= bound
+            assert torch.equal(p, p.float().double())  # float32 values
+        assert m.weight.abs().max() > 0.8 * bound  # spread over it, not shrunk
+    same = list(_encoder(10, 32, 2, seed=3).parameters())
+    other = list(_encoder(10, 32, 2, seed=4).parameters())
+    for p, q, r in zip(net.parameters(), same, other, strict=True):
+        assert torch.equal(p, q) and not torch.equal(p, r)
+
+
 @pytest.fixture(scope="module")
 def data():
     return clusters(20, n_classes=4, dim=5, spread=0.6, seed=0)
@@ -187,6 +206,35 @@ def test_training_is_deterministic_and_leaves_the_global_rng_alone(data):
     b = train_embedding(X, y, "contrastive", steps=5)
     assert a.history == b.history
     np.testing.assert_array_equal(a.embed(X), b.embed(X))
+
+
+@pytest.mark.parametrize("round_weights", [True, False])
+def test_training_absorbs_last_bit_differences(data, round_weights):
+    # another CPU's BLAS and libm differ from ours in the last bits; batch-hard
+    # training amplifies such differences (it is chaotic) unless the weights are
+    # rounded to float32 after each step
+    X, y = data
+    noise = np.random.default_rng(7).standard_normal(X.shape)
+    runs = [
+        train_embedding(
+            X * (1 + eps * noise),
+            y,
+            "triplet",
+            steps=150,
+            seed=2,
+            round_weights=round_weights,
+        )
+        for eps in (0.0, 1e-15, 1e-14)
+    ]
+    for run in runs[1:]:
+        pairs = zip(runs[0].model.parameters(), run.model.parameters(), strict=True)
+        gap = max((p - q).abs().max().item() for p, q in pairs)
+        if round_weights:
+            assert gap == 0.0
+        else:
+            assert gap > 1e-12  # amplified far beyond the 1e-15 perturbation
+    for p in runs[0].model.parameters():
+        assert torch.equal(p, p.float().double()) == round_weights
 
 
 def test_the_first_step_loss_is_the_lossbook_loss_of_the_first_batch(data):
