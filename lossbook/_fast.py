@@ -66,14 +66,17 @@ def _torch():
 
 
 def _plain(reduction, first, *others):
-    """The inputs, in one dtype, if they can take a fast path; else ``None``.
+    """``(inputs, out_dtype)`` if the inputs can take a fast path, else ``None``.
 
-    Tensors of floating dtypes float32 or float64 (mixed: computed in float64,
-    torch's promotion, as the formula does), of one shape and device,
-    strided, in eager mode, with a valid ``reduction`` and, for the mean, a
-    non-empty input. Under ``torch.autocast`` too: the formula computes
-    float32 and float64 inputs in their dtype there as well, and nothing here
-    is a matrix product that autocast would round.
+    Floating tensors of one shape and device, strided, in eager mode, with a
+    valid ``reduction`` and, for the mean, a non-empty input. The inputs come
+    back in the dtype the formula computes in (see ``_backend.arrays``):
+    torch's promotion of their dtypes, float32 for float16 and bfloat16;
+    ``out_dtype`` is the dtype the loss goes back to (the promoted float16 or
+    bfloat16, except under ``torch.autocast``, which returns float32 as
+    ``torch.nn.functional`` does), or ``None`` when it is the computing dtype.
+    Under autocast the fast paths are otherwise unchanged: nothing here is a
+    matrix product that autocast would round.
     """
     torch = sys.modules.get("torch")
     if (
@@ -84,21 +87,39 @@ def _plain(reduction, first, *others):
     ):
         return None
     tensors = (first, *others)
-    wide = False
+    dtype = first.dtype
     for x in tensors:
-        if not isinstance(x, torch.Tensor) or x.layout is not torch.strided:
+        if (
+            not isinstance(x, torch.Tensor)
+            or x.layout is not torch.strided
+            or not x.is_floating_point()
+            or x.shape != first.shape
+            or x.device != first.device
+            or traced(x)
+        ):
             return None
-        if x.dtype is torch.float64:
-            wide = True
-        elif x.dtype is not torch.float32:
-            return None
-        if x.shape != first.shape or x.device != first.device or traced(x):
-            return None
+        if x.dtype is not dtype:
+            dtype = torch.promote_types(dtype, x.dtype)
     if reduction == "mean" and first.numel() == 0:
         return None
-    if wide:
-        tensors = tuple(x.to(torch.float64) for x in tensors)
-    return tensors
+    back = None
+    if dtype is torch.float16 or dtype is torch.bfloat16:
+        if not (
+            torch._C._is_any_autocast_enabled()
+            and torch.is_autocast_enabled(first.device.type)
+        ):
+            back = dtype
+        dtype = torch.float32
+    elif dtype is not torch.float32 and dtype is not torch.float64:
+        return None
+    if any(x.dtype is not dtype for x in tensors):
+        tensors = tuple(x.to(dtype) for x in tensors)
+    return tensors, back
+
+
+def _back(out, dtype):
+    """The loss in the dtype it returns (float16 and bfloat16 inputs)."""
+    return out if dtype is None else out.to(dtype)
 
 
 def _in_range(x, name, lo, hi, what):
@@ -148,27 +169,33 @@ def _again(loss, inputs, needs, grad, *args):
 
 
 def mse(pred, target, reduction):
-    if (xs := _plain(reduction, pred, target)) is None:
+    if (call := _plain(reduction, pred, target)) is None:
         return None
-    return _torch().nn.functional.mse_loss(*xs, reduction=reduction)
+    xs, back = call
+    return _back(_torch().nn.functional.mse_loss(*xs, reduction=reduction), back)
 
 
 def mae(pred, target, reduction):
-    if (xs := _plain(reduction, pred, target)) is None:
+    if (call := _plain(reduction, pred, target)) is None:
         return None
-    return _torch().nn.functional.l1_loss(*xs, reduction=reduction)
+    xs, back = call
+    return _back(_torch().nn.functional.l1_loss(*xs, reduction=reduction), back)
 
 
 def huber(pred, target, delta, reduction):
-    if (xs := _plain(reduction, pred, target)) is None:
+    if (call := _plain(reduction, pred, target)) is None:
         return None
-    return _torch().nn.functional.huber_loss(*xs, reduction=reduction, delta=delta)
+    xs, back = call
+    F = _torch().nn.functional
+    return _back(F.huber_loss(*xs, reduction=reduction, delta=delta), back)
 
 
 def smooth_l1(pred, target, beta, reduction):
-    if (xs := _plain(reduction, pred, target)) is None:
+    if (call := _plain(reduction, pred, target)) is None:
         return None
-    return _torch().nn.functional.smooth_l1_loss(*xs, reduction=reduction, beta=beta)
+    xs, back = call
+    F = _torch().nn.functional
+    return _back(F.smooth_l1_loss(*xs, reduction=reduction, beta=beta), back)
 
 
 # --- autograd Functions ---------------------------------------------------------
@@ -200,57 +227,69 @@ def _build(torch):
         @staticmethod
         def forward(ctx, pred, target, reduction):
             r = pred - target
-            # log cosh r = log1p(sinh^2 r) / 2: one formula for every r, with
-            # no cancellation at tiny r (sinh r = r to the last bit there);
-            # sinh^2 overflows from |r| ~ 44 (float32) / 355 (float64), where
-            # the exact form below takes over
-            s = torch.sinh(r)
-            s.mul_(s).log1p_().mul_(0.5)
-            out = s if reduction == "none" else s.sum()
-            if not bool(torch.isfinite(out).all()):  # huge residuals, or NaN
+            n = r.numel()
+            half = 0.5 / n if reduction == "mean" else 0.5
+            out = None
+            if r.is_cpu:
+                # log cosh r = log1p(sinh^2 r) / 2: one formula for every r,
+                # with no cancellation at tiny r (sinh r = r to the last bit);
+                # sinh^2 overflows from |r| ~ 44 (float32) / 355 (float64),
+                # where the exact form below takes over
+                s = torch.sinh(r)
+                s2 = s * s
+                lg = torch.log1p(s2)
+                if reduction == "none":
+                    if bool(torch.isfinite(lg).all()):
+                        out = lg.mul_(half)
+                elif math.isfinite(total := float(lg.sum())):
+                    out = torch.tensor(total * half, dtype=r.dtype)
+            exact = out is None
+            if exact:  # huge residuals, NaN, or a device (no host read)
                 a = r.abs()
                 far = a > 20.0  # there exp(-2 |r|) < ulp(|r|) / 4: |r| - log 2
                 near = torch.sinh(torch.where(far, 0.0, r))
                 s = torch.where(far, a - math.log(2.0), 0.5 * torch.log1p(near * near))
-                out = s if reduction == "none" else s.sum()
-            if reduction == "mean":
-                out = out / r.numel()
-            ctx.save_for_backward(pred, target)
+                out = s if reduction == "none" else s.sum() * (2 * half)
+            if exact:
+                ctx.save_for_backward(pred, target, r)
+            else:  # tanh r = sinh r / sqrt(1 + sinh^2 r): no second tanh pass
+                ctx.save_for_backward(pred, target, s, s2)
             ctx.reduction = reduction
             return out
 
         @staticmethod
         def backward(ctx, grad):
-            pred, target = ctx.saved_tensors
+            pred, target, *saved = ctx.saved_tensors
             needs = ctx.needs_input_grad[:2]
             if torch.is_grad_enabled():
                 fn = public("log_cosh")
                 return (*_again(lambda a, b, r: fn(a, b, reduction=r), (pred, target),
                                 needs, grad, ctx.reduction), None)  # fmt: skip
-            g = torch.tanh(pred - target).mul_(
-                _scale(grad, ctx.reduction, pred.numel())
-            )
+            scale = _scale(grad, ctx.reduction, pred.numel())
+            if len(saved) == 1:
+                g = torch.tanh(saved[0]).mul_(scale)
+            else:
+                sinh, sinh2 = saved
+                g = sinh / sinh2.add(1.0).sqrt_()
+                g.mul_(scale)
             return (g if needs[0] else None, -g if needs[1] else None, None)
 
     class BCE(torch.autograd.Function):
         """BCE on probabilities, each log clamped at -100 (torch's convention)."""
 
         @staticmethod
-        def forward(ctx, p, y, reduction):
+        def forward(ctx, p, y, reduction, clamped):
             # not F.binary_cross_entropy: its kernel is not vectorised on CPU
             # (several times slower) and raises on values outside [0, 1] even
             # with lossbook's value checks off
             log_p = torch.log(p)
             log_q = torch.log1p(-p)  # exact for small p, where log(1 - p) rounds
-            # -[y log p + (1 - y) log(1 - p)], from the clamped logs
-            loss = torch.rsub(y, 1).mul_(log_q.clamp(min=_LOG_FLOOR)).neg_()
-            loss.addcmul_(log_p.clamp(min=_LOG_FLOOR), y, value=-1.0)
-            # whether a clamp is active anywhere (read on CPU only; elsewhere
-            # the backward pass assumes it may be)
-            clamped = not p.is_cpu or bool(
-                (torch.minimum(log_p.min(), log_q.min()) <= _LOG_FLOOR)
-                | torch.isnan(log_p.sum() + log_q.sum())
-            ) if p.numel() else False  # fmt: skip
+            if clamped:  # p = 0, p = 1 or p < e^-100 somewhere (or unknown)
+                lp, lq = log_p.clamp(min=_LOG_FLOOR), log_q.clamp(min=_LOG_FLOOR)
+            else:
+                lp, lq = log_p, log_q
+            # -[y log p + (1 - y) log(1 - p)] = (y - 1) log(1 - p) - y log p
+            loss = torch.sub(y, 1.0).mul_(lq).addcmul_(lp, y, value=-1.0)
             ctx.save_for_backward(p, y, log_p, log_q)
             ctx.clamped = clamped
             ctx.reduction = reduction
@@ -264,7 +303,7 @@ def _build(torch):
             needs = ctx.needs_input_grad[:2]
             if torch.is_grad_enabled():
                 return (*_again(_bce_kw(public), (p, y), needs, grad,
-                                ctx.reduction), None)  # fmt: skip
+                                ctx.reduction), None, None)  # fmt: skip
             s = _scale(grad, ctx.reduction, p.numel())
             gp = gy = None
             if needs[0]:
@@ -284,7 +323,7 @@ def _build(torch):
                 # d/dy = log(1 - p) - log(p), clamped
                 gy = log_q.clamp(min=_LOG_FLOOR)
                 gy.sub_(log_p.clamp(min=_LOG_FLOOR)).mul_(s)
-            return gp, gy, None
+            return gp, gy, None, None
 
     def _kept(log):
         return torch.sign(log - _LOG_FLOOR).add_(1.0).mul_(0.5)
@@ -335,17 +374,23 @@ def _build(torch):
             # logit, whose term exp(0) = 1 is left out of the sum and put back
             # by log1p, so a tiny loss keeps its digits
             m, top = z.max(dim=1, keepdim=True)
-            d = z - m  # <= 0: exp never overflows
-            # TwoSum: d + err = z - m exactly (err is d's rounding error)
-            back = d - z
-            err = (z - (d - back)).sub_(back.add_(m))
-            # a gap beyond the largest float gives d = -inf and err = NaN; such
-            # a class has probability 0: err 0 keeps exp(d) = 0 and d = -inf,
-            # its true log-ratio (as the formula)
-            err.nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
-            e = torch.exp(d)
-            e.addcmul_(e, err)  # exp(d + err) to first order
-            d.add_(err)  # the exact log-ratios to the top, d + err
+            if z.dtype is torch.float32:
+                # the difference of two float32 numbers is exact in float64:
+                # the rest is computed there and rounded once at the end
+                d = z.double().sub_(m.double())  # <= 0: exp never overflows
+                e = torch.exp(d)
+            else:
+                d = z - m
+                # TwoSum: d + err = z - m exactly (err is d's rounding error)
+                back = d - z
+                err = (z - (d - back)).sub_(back.add_(m))
+                # a gap beyond the largest float gives d = -inf and err = NaN;
+                # such a class has probability 0: err 0 keeps exp(d) = 0 and
+                # d = -inf, its true log-ratio (as the formula)
+                err.nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
+                e = torch.exp(d)
+                e.addcmul_(e, err)  # exp(d + err) to first order
+                d.add_(err)  # the exact log-ratios to the top, d + err
             e.scatter_(1, top, 0.0)
             rest = e.sum(dim=1)
             pick = d.gather(1, t[:, None]).squeeze_(1)
@@ -357,9 +402,9 @@ def _build(torch):
             ctx.save_for_backward(z, t, e, rest, top)
             ctx.eps = eps
             ctx.reduction = reduction
-            if reduction == "none":
-                return loss
-            return loss.mean() if reduction == "mean" else loss.sum()
+            if reduction != "none":
+                loss = loss.mean() if reduction == "mean" else loss.sum()
+            return loss.to(z.dtype)
 
         @staticmethod
         def backward(ctx, grad):
@@ -384,7 +429,7 @@ def _build(torch):
             g.scatter_add_(1, t[:, None], miss[:, None])
             if eps:
                 g.sub_(eps / k)
-            return g.mul_(s), None, None, None
+            return g.mul_(s).to(z.dtype), None, None, None
 
     return {
         "log_cosh": LogCosh,
@@ -393,6 +438,11 @@ def _build(torch):
         "cross_entropy": CrossEntropy,
     }
 
+
+# float32: log p > -100 from p = 3.8e-44 (27 subnormal units, log -99.98) up;
+# float64: from the float above e^-100 (at most two floats below it have a log
+# that rounds to -100 exactly: they count as clamped, a conservative choice)
+_P_FLOOR = {4: 3.7835e-44, 8: 3.7200759760208555e-44}
 
 # the smallest subnormal numbers of float32 and float64: a floor that only
 # moves an exact 0 (p = 0 or 1 - p = 0), so a masked 0 / x is never 0 / 0
@@ -420,34 +470,46 @@ def _ce_kw(public):
 
 
 def log_cosh(pred, target, reduction):
-    if (xs := _plain(reduction, pred, target)) is None:
+    if (call := _plain(reduction, pred, target)) is None:
         return None
-    return _function("log_cosh").apply(*xs, reduction)
+    xs, back = call
+    return _back(_function("log_cosh").apply(*xs, reduction), back)
 
 
 def binary_cross_entropy(prob, target, weight, reduction):
-    if weight is not None or (xs := _plain(reduction, prob, target)) is None:
+    if weight is not None or (call := _plain(reduction, prob, target)) is None:
         return None
-    _in_range(xs[0], "prob", 0.0, 1.0, "probabilities")
-    _in_range(xs[1], "target", 0.0, 1.0, "labels")
-    return _function("bce").apply(*xs, reduction)
+    (p, y), back = call
+    clamped = True  # whether a log may be clamped (p = 0, 1 or below e^-100)
+    if p.is_cpu and p.numel():
+        # one pass for the value check and for the clamps: with p in
+        # (e^-100, 1) no log is clamped and the backward pass needs no mask
+        low, high = (v.item() for v in p.aminmax())
+        if _checks._where(p) == _checks._HOST and not (low >= 0.0 and high <= 1.0):
+            _checks.in_range(p, "prob", 0.0, 1.0, "probabilities")
+        clamped = not (low > _P_FLOOR[p.dtype.itemsize] and high < 1.0)
+    else:
+        _checks.in_range(p, "prob", 0.0, 1.0, "probabilities")
+    _in_range(y, "target", 0.0, 1.0, "labels")
+    return _back(_function("bce").apply(p, y, reduction, clamped), back)
 
 
 def binary_cross_entropy_with_logits(logits, target, weight, pos_weight, reduction):
     if weight is not None or pos_weight is not None:
         return None
-    if (xs := _plain(reduction, logits, target)) is None:
+    if (call := _plain(reduction, logits, target)) is None:
         return None
+    xs, back = call
     _in_range(xs[1], "target", 0.0, 1.0, "labels")
-    return _function("bce_logits").apply(*xs, reduction)
+    return _back(_function("bce_logits").apply(*xs, reduction), back)
 
 
 def cross_entropy(logits, target, weight, label_smoothing, ignore_index, reduction):
     if weight is not None or ignore_index is not None:
         return None
-    if (xs := _plain(reduction, logits)) is None:
+    if (call := _plain(reduction, logits)) is None:
         return None
-    (z,) = xs
+    (z,), back = call
     torch = _torch()
     if (
         z.ndim != 2
@@ -467,7 +529,7 @@ def cross_entropy(logits, target, weight, label_smoothing, ignore_index, reducti
         target = target.clamp(0, k - 1)
     else:
         _class_indices(target, k)
-    return _function("cross_entropy").apply(z, target, eps, reduction)
+    return _back(_function("cross_entropy").apply(z, target, eps, reduction), back)
 
 
 def _class_indices(t, k):

@@ -133,6 +133,23 @@ def test_fast_path_equals_the_formula(name, dtype, reduction):
         _close(a, b, dtype)
 
 
+@pytest.mark.parametrize("low", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_half_precision_is_computed_in_float32_and_returned_in_its_dtype(name, low):
+    fn, make = CASES[name]
+    a, b = make(torch.float32, _gen(7))
+    a = a.to(low)
+    b = b.to(low) if b.is_floating_point() else b
+    (fast, fast_grads), (slow, slow_grads) = _both(fn, (a, b), "none")
+    assert fast.dtype == slow.dtype == low
+    torch.testing.assert_close(fast, slow)
+    for x, y in zip(fast_grads, slow_grads, strict=True):
+        assert x.dtype == low
+        torch.testing.assert_close(x, y)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert fn(a, b).dtype == torch.float32  # as torch.nn.functional's
+
+
 @pytest.mark.parametrize("name", sorted(FAST))
 def test_the_fast_path_is_taken_for_plain_tensors_only(name):
     make = CASES[name][1]
@@ -142,7 +159,7 @@ def test_the_fast_path_is_taken_for_plain_tensors_only(name):
     assert fast(a.double(), b, "none") is not None  # promoted
     assert fast(a, b, "average") is None  # the formula raises
     assert fast(a.numpy(), b.numpy(), "mean") is None
-    assert fast(a.half(), b, "mean") is None  # float16: computed in float32
+    assert fast(a.to(torch.int64), b, "mean") is None  # the formula converts
     assert fast(a[:0], b[:0], "mean") is None  # empty mean: the formula raises
     assert fast(a.to("meta"), b.to("meta"), "mean") is None
     with _fast.disabled():
@@ -293,6 +310,14 @@ def test_cross_entropy_extremes(dtype):
             (z, t),
             "none",
         )
+        if eps and dtype is torch.float32:
+            # smoothing weighs the classes big and 2 big below the top: the
+            # formula's gap of 2 big overflows float32 (inf), the fast path's
+            # is exact in float64, and the loss eps/3 (big + 2 big) = eps big
+            # is a float32 number
+            assert slow[0] == math.inf
+            assert fast[0] == torch.tensor(eps * big, dtype=dtype)
+            fast, slow = fast[1:], slow[1:]
         _close(fast, slow, dtype)
         _close(g, s, dtype)
     out = lb.cross_entropy(z, t, reduction="none")
