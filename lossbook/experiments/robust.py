@@ -489,7 +489,8 @@ def irls_line(x, y, *, loss="tukey", c=None, init, scale=None, max_iter=200, tol
             )
         # weighted least squares: solve (X^T W X) beta = X^T W y
         sw = np.sqrt(wts)
-        (w_new, b_new), *_ = np.linalg.lstsq(design * sw[:, None], y * sw, rcond=None)
+        solution = np.linalg.lstsq(design * sw[:, None], y * sw, rcond=None)
+        w_new, b_new = solution[0]
         step = max(abs(w_new - w) / (1 + abs(w)), abs(b_new - b) / (1 + abs(b)))
         w, b = float(w_new), float(b_new)
         if step <= tol:
