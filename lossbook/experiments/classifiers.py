@@ -459,7 +459,7 @@ def adaboost(X, y, *, rounds=20):
     F = np.zeros(X.shape[0])
     stumps, alphas, errors, normalisers, losses = [], [], [], [], []
     for _ in range(rounds):
-        # the example weights are the exponential losses of the current ensemble
+        # the example weights: the exponential losses of the current ensemble
         per_example = exponential(F, y, reduction="none")
         D = per_example / np.sum(per_example)
         stump, err = fit_stump(X, y, D)
