@@ -332,14 +332,14 @@ class _Adam:
 def _batch_loss(name, emb, labels, groups, *, margin, temperature):
     """The loss of one class-balanced batch (``groups``: (K, C) row indices)."""
     if name == "contrastive":
-        i, j = np.triu_indices(len(labels), k=1)  # every pair of the batch once
+        i, j = np.triu_indices(len(labels), k=1)  # each pair once
         same = torch.as_tensor(labels[i] == labels[j], dtype=emb.dtype)
         return contrastive(emb[i], emb[j], same, margin=margin)
     if name == "triplet":
         a, p, n = batch_hard_triplets(emb.detach(), labels)
         return triplet(emb[a], emb[p], emb[n], margin=margin)
-    # InfoNCE: rows 2g and 2g+1 of `groups` hold one point per class; each pair
-    # of rows is a batch whose negatives all come from other classes
+    # InfoNCE: rows 2g and 2g+1 of `groups` hold one point per class; each
+    # pair of rows is a batch whose negatives all come from other classes
     losses = [
         info_nce(emb[groups[g]], emb[groups[g + 1]], temperature=temperature)
         for g in range(0, groups.shape[0] - 1, 2)
