@@ -218,6 +218,8 @@ class PageReport:
     screenshot: Path | None = None
     has_cjk: bool = False  # Chinese text: the screenshot needs a CJK font
     search_boxes: list[str] = field(default_factory=list)  # visible ones
+    clipped_code: list[str] = field(default_factory=list)  # code wider than its box
+    raw_tables: list[str] = field(default_factory=list)  # Markdown tables left as text
 
     def __repr__(self) -> str:  # keep assertion messages short
         return f"PageReport({self.path!r})"
@@ -356,6 +358,46 @@ EQUATION_OVERFLOW_JS = r"""
 }
 """
 
+# Code blocks whose text is wider than their box (a horizontal scroll bar): the
+# book keeps lines within 88 characters so that none is clipped at 1280 px.
+CLIPPED_CODE_JS = r"""
+() => [...document.querySelectorAll("article.bd-article pre")]
+  .filter((el) => el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1)
+  .map((el) => el.scrollWidth + " px in " + el.clientWidth + " px: "
+               + el.textContent.split("\n")
+                   .reduce((a, b) => (a.length > b.length ? a : b))
+                 .slice(0, 90))
+"""
+
+# Markdown tables that were printed but not rendered (text with a |---| rule).
+RAW_TABLES_JS = r"""
+() => [...document.querySelectorAll("article.bd-article p")]
+  .filter((el) => /\|\s*:?-{3,}/.test(el.textContent))
+  .map((el) => el.textContent.trim().slice(0, 120))
+"""
+
+# Inline formulas that run past the column's right edge (MathJax does not wrap them).
+INLINE_OVERFLOW_JS = r"""
+() => {
+  const column = document.querySelector("article.bd-article") || document.body;
+  const box = column.getBoundingClientRect();
+  const right = box.right - parseFloat(getComputedStyle(column).paddingRight) + 1;
+  const wide = [];
+  const inline = 'article.bd-article mjx-container:not([display="true"])';
+  for (const el of document.querySelectorAll(inline)) {
+    if (el.closest("table, .sidebar, .margin")) continue;  // those scroll or float
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.right > right) {
+      const where = el.closest("[id]");
+      const tex = el.querySelector("mjx-assistive-mml") ? el.textContent : "";
+      wide.push((where ? "#" + where.id + ": " : "") + Math.round(r.right - right)
+                + " px past the column: " + tex.slice(0, 60));
+    }
+  }
+  return wide;
+}
+"""
+
 PHONE_VIEWPORT = {"width": 390, "height": 844}
 
 
@@ -366,6 +408,7 @@ class PhoneReport:
     path: str
     equations: int = 0
     overflowing: list[str] = field(default_factory=list)
+    inline_overflowing: list[str] = field(default_factory=list)
     search_boxes: list[str] = field(default_factory=list)
     page_width: int = 0
 
@@ -405,6 +448,7 @@ def visit_phone(browser, base_url: str, path: str) -> PhoneReport:
                 raise AssertionError(f"MathJax did not finish at 390 px: {done}")
         report.equations = page.locator('mjx-container[display="true"]').count()
         report.overflowing = page.evaluate(EQUATION_OVERFLOW_JS)
+        report.inline_overflowing = page.evaluate(INLINE_OVERFLOW_JS)
         report.search_boxes = page.evaluate(SEARCH_BOXES_JS)
         # a mobile browser widens its layout viewport to fit wider content
         report.page_width = page.evaluate(
@@ -532,6 +576,8 @@ def visit(browser, base_url: str, path: str, screenshot: Path | None) -> PageRep
         report.raw_tex = page.evaluate(RAW_TEX_JS)
 
         report.search_boxes = page.evaluate(SEARCH_BOXES_JS)
+        report.clipped_code = page.evaluate(CLIPPED_CODE_JS)
+        report.raw_tables = page.evaluate(RAW_TABLES_JS)
         images = page.evaluate(IMAGES_JS, IMAGE_TIMEOUT_MS)
         report.images = images["count"]
         report.broken_images = images["broken"]

@@ -198,3 +198,29 @@ def test_equations_fit_a_phone(page_path, visit_page_on_phone):
         "display equations wider than the column at 390 px (split them over "
         "aligned rows):" + _lines(report.overflowing)
     )
+
+
+def test_no_code_is_clipped_at_desktop_width(page_path, visit_page):
+    report = visit_page(page_path)
+    if page_path in SCROLLING_FORMULAS:  # docstring examples are not width-checked
+        return
+    assert not report.clipped_code, "code wider than its box at 1280 px:" + _lines(
+        report.clipped_code
+    )
+
+
+def test_tables_are_rendered(page_path, visit_page):
+    report = visit_page(page_path)
+    assert not report.raw_tables, "Markdown tables left as text:" + _lines(
+        report.raw_tables
+    )
+
+
+def test_inline_formulas_fit_a_phone(page_path, visit_page_on_phone):
+    report = visit_page_on_phone(page_path)
+    if page_path in SCROLLING_FORMULAS:
+        return
+    assert not report.inline_overflowing, (
+        "inline formulas past the column at 390 px (split them):"
+        + _lines(report.inline_overflowing)
+    )
