@@ -540,3 +540,41 @@ def _class_indices(t, k):
     low, high = t.aminmax()
     if not (low.item() >= 0 and high.item() < k):
         _checks.class_indices(t, "target", k)
+
+
+# --- Euclidean norms of rows (triplet, contrastive, info_nce) --------------------
+
+# the range of row norms where torch.linalg.vector_norm's plain sum of squares
+# neither overflows nor loses digits to underflow (squares of the row's
+# largest entries stay normal numbers for rows of up to 10^4 entries)
+_NORM_LOW = {4: 1e-15, 8: 1e-140}
+
+
+def norm(v):
+    """``torch.linalg.vector_norm(v, dim=-1)`` where it is exact enough, or ``None``.
+
+    The formula (``metric._norm``) scales each row by its largest entry so
+    that squares neither overflow nor underflow; where every norm lies in a
+    safe range (read on CPU: one ``aminmax``) the plain norm is the same to
+    rounding, one pass instead of five, and autograd's derivative
+    ``v / |v|`` is the formula's. Zero rows, huge or tiny rows and NaN take
+    the formula.
+    """
+    torch = sys.modules.get("torch")
+    if (
+        torch is None
+        or not isinstance(v, torch.Tensor)
+        or getattr(_state, "off", False)
+        or not v.is_cpu
+        or (v.dtype is not torch.float32 and v.dtype is not torch.float64)
+        or v.layout is not torch.strided
+        or v.ndim == 0
+        or v.numel() == 0
+        or traced(v)
+    ):
+        return None
+    n = torch.linalg.vector_norm(v, dim=-1)
+    low, high = (x.item() for x in n.detach().aminmax())
+    if low >= _NORM_LOW[v.dtype.itemsize] and math.isfinite(high):
+        return n
+    return None

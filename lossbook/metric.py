@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _checks, classification
+from . import _checks, _fast, classification
 from ._backend import (
     _is_torch,
     arrays,
@@ -68,6 +68,8 @@ def _embeddings(reduction, embeddings, labels=None, temperature=None):
 
 def _norm(xp, v):
     """Euclidean norm of each row; finite, with gradient 0, at a zero row."""
+    if (fast := _fast.norm(v)) is not None:  # a plain norm where it is exact
+        return fast
     # divide by the largest |v_j| first (no overflow or underflow of v^2); held
     # constant for autograd, since m * ||v / m|| = ||v|| for any m > 0
     m = stop_gradient(xp.max(xp.abs(v), axis=-1))

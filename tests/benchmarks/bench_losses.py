@@ -12,14 +12,15 @@ torchvision imports, which PyPI's build does not beside torch 2.13.0).
 
 For every loss and every size (the number of elements of the prediction:
 ``(n,)`` for element-wise losses, ``(n / 10, 10)`` logits, ``(n / 64, 64)``
-embeddings, ``(n / 1000, 1, 1000)`` maps for Dice and focal) it times a
-forward and backward pass (``loss(...).backward()``, the gradient reset
-before each call) of lossbook, of lossbook with its value checks off, and of
-each reference, on the same float32 CPU tensors, in one process. The calls
-alternate within each round and each time is the median over the rounds, so
-a machine busy with other work slows every contender alike; the ratios
-lossbook / reference are what the results are for. Before timing, the values
-are compared (``values_agree``): a speed-up is never a different loss.
+embeddings, ``(n / 512, 512)`` for InfoNCE, ``(n / 1000, 1, 1000)`` maps for
+Dice and focal, ``(n / 4, 4)`` boxes) it times a forward and backward pass
+(``loss(...).backward()``, the gradient reset before each call) of lossbook,
+of lossbook with its value checks off (switched off outside the timed calls),
+and of each reference, on the same float32 CPU tensors, in one process. The
+calls alternate within each round and each time is the median over the
+rounds, so a machine busy with other work slows every contender alike; the
+ratios lossbook / reference are what the results are for. Before timing, the
+values are compared (``values_agree``): a speed-up is never a different loss.
 
 The results go to stdout and, with ``--json``, to a file with the machine,
 the versions, the date and the load average (``os.getloadavg``) before and
@@ -50,6 +51,7 @@ import lossbook as lb
 
 K = 10  # classes of the cross-entropy cases: (n / K, K) logits
 D = 64  # features of the embeddings: (n / D, D)
+D_PAIRS = 512  # features of info_nce (its cost grows with (n / D)^2)
 PIXELS = 1000  # positions per sample of the Dice and focal cases
 MIN_TIME = 0.02  # seconds per round and contender (calls are repeated up to it)
 
@@ -136,9 +138,9 @@ def _triplets(n, g):
 
 
 def _pairs(n, g):
-    rows = max(n // D, 2)
-    q = torch.randn(rows, D, generator=g)
-    return q, q + torch.randn(rows, D, generator=g)
+    rows = max(n // D_PAIRS, 2)
+    q = torch.randn(rows, D_PAIRS, generator=g)
+    return q, q + torch.randn(rows, D_PAIRS, generator=g)
 
 
 def _maps_logits(n, g):
