@@ -446,6 +446,9 @@ def visit_phone(browser, base_url: str, path: str) -> PhoneReport:
             done = page.evaluate(MATHJAX_DONE_JS, MATHJAX_TIMEOUT_MS)
             if done is not True:
                 raise AssertionError(f"MathJax did not finish at 390 px: {done}")
+        # widths are final once MathJax's web fonts have loaded
+        page.evaluate("() => document.fonts.ready.then(() => true)")
+        page.wait_for_timeout(100)
         report.equations = page.locator('mjx-container[display="true"]').count()
         report.overflowing = page.evaluate(EQUATION_OVERFLOW_JS)
         report.inline_overflowing = page.evaluate(INLINE_OVERFLOW_JS)
