@@ -215,11 +215,15 @@ def _function(name):
 def _build(torch):
     F = torch.nn.functional
 
-    def public(name):
-        from . import classification, regression
+    def public(name, module=None):
+        from . import classification, detection, regression
 
-        module = regression if name == "log_cosh" else classification
-        return getattr(module, name)
+        if module is None:
+            module = "regression" if name == "log_cosh" else "classification"
+        return getattr(
+            {"regression": regression, "classification": classification,
+             "detection": detection}[module], name
+        )  # fmt: skip
 
     class LogCosh(torch.autograd.Function):
         """log cosh(pred - target); backward tanh(r) (lossbook.grad.log_cosh)."""
@@ -431,7 +435,116 @@ def _build(torch):
                 g.sub_(eps / k)
             return g.mul_(s).to(z.dtype), None, None, None
 
+    class Focal(torch.autograd.Function):
+        """Sigmoid focal loss alpha_t (1 - p_t)^gamma ce, gamma >= 1."""
+
+        @staticmethod
+        def forward(ctx, z, y, alpha, gamma, reduction):
+            # ce = y softplus(-z) + (1 - y) softplus(z), as BCE with logits
+            omy = torch.rsub(y, 1)
+            ce = omy * F.softplus(z, threshold=40.0)
+            ce.addcmul_(F.softplus(z, beta=-1.0, threshold=40.0), y, value=-1.0)
+            # 1 - p_t = (1 - y) sigmoid(z) + y sigmoid(-z): non-negative terms,
+            # each sigmoid accurate in its tail (no 1 - sigmoid)
+            sig = torch.sigmoid(z)
+            sig_neg = torch.sigmoid(-z)
+            w = omy * sig
+            w.addcmul_(y, sig_neg)
+            mod = w * w if gamma == 2.0 else torch.pow(w, gamma)
+            loss = mod * ce
+            if alpha >= 0:  # alpha_t = alpha y + (1 - alpha)(1 - y)
+                a_t = torch.mul(y, 2 * alpha - 1).add_(1 - alpha)
+                loss.mul_(a_t)
+            else:
+                a_t = None
+            ctx.save_for_backward(z, y, omy, sig, sig_neg, w, ce, a_t)
+            ctx.gamma = gamma
+            ctx.alpha = alpha
+            ctx.reduction = reduction
+            if reduction == "none":
+                return loss
+            return loss.mean() if reduction == "mean" else loss.sum()
+
+        @staticmethod
+        def backward(ctx, grad):
+            z, y, omy, sig, sig_neg, w, ce, a_t = ctx.saved_tensors
+            gamma = ctx.gamma
+            needs = ctx.needs_input_grad[:2]
+            if torch.is_grad_enabled() or needs[1]:  # d/dy: by the formula
+                fn = public("focal", "detection")
+                alpha = ctx.alpha
+                return (*_again(
+                    lambda a, b, r: fn(a, b, alpha=alpha, gamma=gamma, reduction=r),
+                    (z, y), needs, grad, ctx.reduction,
+                ), None, None, None)  # fmt: skip
+            s = _scale(grad, ctx.reduction, z.numel())
+            # d/dz = gamma w^(gamma-1) w' ce + w^gamma ce', with
+            # w' = sigmoid(z) sigmoid(-z) (1 - 2y) and
+            # ce' = (1 - y) sigmoid(z) - y sigmoid(-z)
+            dw = sig * sig_neg
+            dw.mul_(torch.rsub(y, 1, alpha=2))
+            lower = w if gamma == 2.0 else torch.pow(w, gamma - 1)
+            g = dw.mul_(lower).mul_(ce).mul_(gamma)
+            dce = omy * sig
+            dce.addcmul_(y, sig_neg, value=-1.0)
+            g.addcmul_(dce, w * lower)  # w^gamma = w w^(gamma - 1)
+            if a_t is not None:
+                g.mul_(a_t)
+            return g.mul_(s), None, None, None, None
+
+    class Dice(torch.autograd.Function):
+        """Soft Dice loss per sample of (N, M) probabilities and masks."""
+
+        @staticmethod
+        def forward(ctx, p, t, smooth, reduction):
+            # 1 - ratio = sum(p (1 - t) + t (1 - p)) / (sum p + sum t + s):
+            # the mismatch from non-negative terms, as the formula
+            mismatch = torch.rsub(t, 1).mul_(p)
+            mismatch.addcmul_(t, torch.rsub(p, 1))
+            mism = mismatch.sum(dim=1)
+            total = p.sum(dim=1).add_(t.sum(dim=1)).add_(smooth)
+            # with smooth = 0 an all-empty sample is a perfect score: loss 0,
+            # gradient 0 (total 0 is replaced by 1 in a division that the
+            # mismatch 0 makes 0)
+            has_mass = (total > 0).to(p.dtype)
+            safe = total + (1 - has_mass)
+            loss = mism / safe
+            ctx.save_for_backward(p, t, loss, safe, has_mass)
+            ctx.smooth = smooth
+            ctx.reduction = reduction
+            if reduction == "none":
+                return loss
+            return loss.mean() if reduction == "mean" else loss.sum()
+
+        @staticmethod
+        def backward(ctx, grad):
+            p, t, loss, safe, has_mass = ctx.saved_tensors
+            needs = ctx.needs_input_grad[:2]
+            if torch.is_grad_enabled():
+                fn = public("dice", "detection")
+                smooth = ctx.smooth
+                return (*_again(
+                    lambda a, b, r: fn(a, b, smooth=smooth, reduction=r),
+                    (p, t), needs, grad, ctx.reduction,
+                ), None, None)  # fmt: skip
+            n = p.shape[0]
+            s = _scale(grad, ctx.reduction, n)
+            if not isinstance(s, float):
+                s = s.reshape(-1)
+            # d loss / d p_j = ((1 - 2 t_j) - loss) / total, per sample
+            inv = has_mass.mul(s).div_(safe)
+            shift = (loss * inv).neg_()[:, None]
+            inv = inv[:, None]
+            gp = gt = None
+            if needs[0]:
+                gp = torch.addcmul(shift, torch.rsub(t, 1, alpha=2), inv)
+            if needs[1]:
+                gt = torch.addcmul(shift, torch.rsub(p, 1, alpha=2), inv)
+            return gp, gt, None, None
+
     return {
+        "focal": Focal,
+        "dice": Dice,
         "log_cosh": LogCosh,
         "bce": BCE,
         "bce_logits": BCEWithLogits,
@@ -544,29 +657,32 @@ def _class_indices(t, k):
 
 # --- Euclidean norms of rows (triplet, contrastive, info_nce) --------------------
 
-# the range of row norms where torch.linalg.vector_norm's plain sum of squares
-# neither overflows nor loses digits to underflow (squares of the row's
-# largest entries stay normal numbers for rows of up to 10^4 entries)
-_NORM_LOW = {4: 1e-15, 8: 1e-140}
+
+# the row norms where float32's plain sum of squares neither overflows nor
+# loses digits to underflow (the squares of a row's largest entries stay
+# normal numbers for rows of up to 10^4 entries)
+_NORM_RANGE = (1e-15, 1e18)
 
 
 def norm(v):
-    """``torch.linalg.vector_norm(v, dim=-1)`` where it is exact enough, or ``None``.
+    """``torch.linalg.vector_norm(v, dim=-1)`` where it is exact, or ``None``.
 
-    The formula (``metric._norm``) scales each row by its largest entry so
-    that squares neither overflow nor underflow; where every norm lies in a
-    safe range (read on CPU: one ``aminmax``) the plain norm is the same to
-    rounding, one pass instead of five, and autograd's derivative
-    ``v / |v|`` is the formula's. Zero rows, huge or tiny rows and NaN take
-    the formula.
+    The formula (``metric._norm``) divides each row by its largest entry so
+    that squares neither overflow nor underflow. For float32 rows whose
+    norms lie in a safe range (read on CPU: one ``aminmax`` of the norms) the
+    plain norm is as accurate (``accuracy.py``: triplet, contrastive and
+    info_nce in float32 no worse, most better), one pass instead of five, and
+    autograd's derivative ``v / |v|`` is the formula's. Zero, tiny or huge
+    rows, NaN, float64 (whose worst ulps it would move both ways) and other
+    devices take the formula.
     """
     torch = sys.modules.get("torch")
     if (
         torch is None
         or not isinstance(v, torch.Tensor)
         or getattr(_state, "off", False)
+        or v.dtype is not torch.float32
         or not v.is_cpu
-        or (v.dtype is not torch.float32 and v.dtype is not torch.float64)
         or v.layout is not torch.strided
         or v.ndim == 0
         or v.numel() == 0
@@ -575,6 +691,32 @@ def norm(v):
         return None
     n = torch.linalg.vector_norm(v, dim=-1)
     low, high = (x.item() for x in n.detach().aminmax())
-    if low >= _NORM_LOW[v.dtype.itemsize] and math.isfinite(high):
+    if _NORM_RANGE[0] <= low and high <= _NORM_RANGE[1]:
         return n
     return None
+
+
+# --- detection ---------------------------------------------------------------------
+
+
+def focal(logits, target, alpha, gamma, reduction):
+    if gamma < 1.0:  # (1 - p_t)^(gamma - 1) is infinite where p_t = 1: the formula
+        return None
+    if (call := _plain(reduction, logits, target)) is None:
+        return None
+    xs, back = call
+    _in_range(xs[1], "target", 0.0, 1.0, "labels")
+    return _back(_function("focal").apply(*xs, alpha, gamma, reduction), back)
+
+
+def dice(prob, target, smooth, reduction):
+    if (call := _plain(reduction, prob, target)) is None:
+        return None
+    (p, t), back = call
+    if p.ndim < 2 or p.shape[0] == 0:  # the formula raises, or has nothing to do
+        return None
+    _in_range(p, "prob", 0.0, 1.0, "probabilities")
+    _in_range(t, "target", 0.0, 1.0, "mask values")
+    n = p.shape[0]
+    flat = p.reshape(n, -1), t.reshape(n, -1)
+    return _back(_function("dice").apply(*flat, smooth, reduction), back)

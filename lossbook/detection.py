@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from . import _checks, classification
+from . import _checks, _fast, classification
 from ._backend import (
     _is_torch,
     _kind,
@@ -144,6 +144,8 @@ def focal(logits, target, *, alpha=0.25, gamma=2.0, reduction="mean"):
     """
     gamma = _checks.hyper("gamma", gamma, "nonnegative")
     alpha = _check_alpha(alpha)
+    if (fast := _fast.focal(logits, target, alpha, gamma, reduction)) is not None:
+        return fast
     xp, z, y = _checks.inputs(reduction, logits=logits, target=target)
     _checks.in_range(y, "target", 0.0, 1.0, "labels")
     return reduce(xp, _focal(xp, z, y, alpha, gamma), reduction)
@@ -538,6 +540,8 @@ def dice(prob, target, *, smooth=1.0, reduction="mean"):
     """
     check_reduction(reduction)
     smooth = _checks.hyper("smooth", smooth, "nonnegative")
+    if (fast := _fast.dice(prob, target, smooth, reduction)) is not None:
+        return fast
     xp, p, t = arrays(prob=prob, target=target, float_args=("target",))
     if p.ndim < 2:
         raise ValueError(

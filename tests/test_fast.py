@@ -51,6 +51,14 @@ def _logits(dtype, g):
     return z, _probabilities(dtype, g)[1]
 
 
+def _maps(dtype, g):
+    p = torch.rand(6, 2, 5, generator=g, dtype=dtype)
+    t = (torch.rand(6, 2, 5, generator=g, dtype=dtype) < 0.4).to(dtype)
+    p[0], t[0] = 0.0, 0.0  # an empty mask predicted empty
+    t[1] = torch.rand(2, 5, generator=g, dtype=dtype)  # a soft mask
+    return p, t
+
+
 def _classes(dtype, g):
     z = 3 * torch.randn(30, 6, generator=g, dtype=dtype)
     t = torch.randint(0, 6, (30,), generator=g)
@@ -77,6 +85,13 @@ CASES = {
         _logits,
     ),
     "cross_entropy": (lb.cross_entropy, _classes),
+    "focal": (lb.focal, _logits),
+    "focal[alpha<0, gamma=1.5]": (
+        lambda a, b, **k: lb.focal(a, b, alpha=-1.0, gamma=1.5, **k),
+        _logits,
+    ),
+    "dice": (lb.dice, _maps),
+    "dice[smooth=0]": (lambda a, b, **k: lb.dice(a, b, smooth=0.0, **k), _maps),
     "cross_entropy[ls]": (
         lambda a, b, **k: lb.cross_entropy(a, b, label_smoothing=0.2, **k),
         _classes,
@@ -90,6 +105,8 @@ FAST = {
         lambda a, b, r: _fast.binary_cross_entropy_with_logits(a, b, None, None, r)
     ),
     "cross_entropy": lambda a, b, r: _fast.cross_entropy(a, b, None, 0.0, None, r),
+    "focal": lambda a, b, r: _fast.focal(a, b, 0.25, 2.0, r),
+    "dice": lambda a, b, r: _fast.dice(a, b, 1.0, r),
 }
 
 
@@ -231,14 +248,15 @@ def test_gradcheck_and_gradgradcheck_in_float64(name, reduction):
     if name.startswith(("mae", "huber", "smooth_l1")):
         # finite differences off the kinks (r = 0, |r| = 0.5)
         a = a + 0.01 * (torch.sign(a - b) + (a == b).double())
-    if name == "binary_cross_entropy":
+    if name == "binary_cross_entropy" or name.startswith("dice"):
         a = a.clamp(0.05, 0.95)  # steps of 1e-6 stay inside [0, 1]
-    elif "entropy" in name:
+    elif "entropy" in name or "focal" in name:
         # ordinary logits: the formula's own second derivatives (through its
         # max(z, 0) and |z|) are off at z = 0 and its steps of 1e-6 at z = 60
         a = 2 * torch.randn(a.shape, generator=_gen(6), dtype=a.dtype)
     if b.is_floating_point():
-        b = b.clamp(0.05, 0.95) if "entropy" in name else b
+        if not name.startswith(("m", "huber", "smooth", "log")):
+            b = b.clamp(0.05, 0.95)  # labels and masks: steps stay in [0, 1]
         inputs = (a.requires_grad_(True), b.requires_grad_(True))
 
         def call(x, y):
