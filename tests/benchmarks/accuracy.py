@@ -2,7 +2,7 @@
 
 A script, not a test (pytest does not collect ``tests/benchmarks``)::
 
-    python tests/benchmarks/accuracy.py
+    python tests/benchmarks/accuracy.py [--json PATH]
 
 For every loss of the public API it evaluates the per-element losses
 (``reduction="none"``; the penalties and ``uncertainty_weighted`` return one
@@ -34,7 +34,11 @@ every result worse than ``DETAIL_ULPS`` condition-scaled ulps.
 
 from __future__ import annotations
 
+import argparse
+import datetime
+import json
 import math
+import os
 import platform
 import zlib
 from collections.abc import Callable
@@ -1073,8 +1077,34 @@ def cond_note(results, conds, kinds) -> str:
     return "; ".join(note)
 
 
-def main():
+def _worst(v: float):
+    """A worst ulp count for JSON: a number, or "inf" (non-finite or NaN)."""
+    return "inf" if math.isinf(v) else round(v, 4)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--formulas",
+        action="store_true",
+        help="torch tensors take the array API formulas, not lossbook._fast",
+    )
+    args = parser.parse_args(argv)
+    if args.formulas:
+        from lossbook import _fast
+
+        with _fast.disabled():
+            return _main(args)
+    return _main(args)
+
+
+def _main(args):
+    started = datetime.datetime.now(datetime.timezone.utc)
+    records = []
     torch.set_num_threads(1)
+    if args.formulas:
+        print("(fast paths off: the formulas on torch tensors)")
     cases = (
         regression_cases()
         + classification_cases()
@@ -1114,6 +1144,16 @@ def main():
             for d in DTYPES
         )
         print(f"{case.loss:<33}{case.case:<30}{cells}  {'; '.join(notes)}")
+        records.append({
+            "loss": case.loss,
+            "case": case.case,
+            "torch_function": case.torch_name or None,
+            **{f"{k} {np.dtype(d).name}": _worst(r.worst)
+               for (k, d), r in results.items()},
+            "max_cond": max((c for cs in conds.values() for c in cs
+                             if math.isfinite(c)), default=0.0),
+            "notes": "; ".join(notes),
+        })  # fmt: skip
         if case.torch_call is not None:
             torch_rows.append((case, results, conds))
         for k in (*kinds, "F"):
@@ -1164,6 +1204,25 @@ def main():
     if not slow:
         print("(none)")
     print(f"\n{len(cases)} cases")
+    if args.json:
+        report = {
+            "what": (
+                "worst |got - ref| / ulp(ref) per case (reduction='none'), "
+                "lossbook on NumPy and torch, torch.nn.functional (F) beside"
+            ),
+            "date": started.isoformat(timespec="seconds"),
+            "machine": {"platform": platform.platform(), "machine": platform.machine()},
+            "versions": {"lossbook": lb.__version__, "torch": torch.__version__,
+                         "numpy": np.__version__, "mpmath": mpmath.__version__},
+            "elements_per_case": N,
+            "torch_path": "formulas" if args.formulas else "fast paths",
+            "results": records,
+        }  # fmt: skip
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+            f.write("\n")
+        print(f"written: {args.json}")
 
 
 if __name__ == "__main__":
