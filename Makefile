@@ -121,5 +121,33 @@ publish: pdf student
 	tar -czf _build/lossbook-site.tar.gz -C _build/publish .
 	@echo "Upload _build/publish/ (or _build/lossbook-site.tar.gz) to a static host."
 
+# --- benchmarks -----------------------------------------------------------------
+# Speed against torch.nn.functional and the peers (MONAI, kornia,
+# pytorch-metric-learning: tests/benchmarks/requirements.txt) and accuracy in
+# ulps, in a venv of their own with torch held at the book's pin; the results
+# (JSON) go to tests/benchmarks/results/, the figures of the page "How fast, how
+# accurate" to chapters/images/. `make bench-times` adds each chapter's
+# execution time and the wall time of `make test` (slow: runs every test).
+.PHONY: bench bench-times
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+BENCH_RESULTS := tests/benchmarks/results
+$(BENCH_STAMP): requirements.txt pyproject.toml tests/benchmarks/requirements.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	grep '^torch==' requirements.txt > $(BENCH_VENV)/constraints.txt
+	$(BENCH_VENV)/bin/python -m pip install --quiet -c $(BENCH_VENV)/constraints.txt \
+	  -r requirements.txt -r tests/benchmarks/requirements.txt
+	$(BENCH_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python tests/benchmarks/bench_losses.py --json $(BENCH_RESULTS)/speed.json
+	$(BENCH_VENV)/bin/python tests/benchmarks/accuracy.py --json $(BENCH_RESULTS)/accuracy.json
+	$(BENCH_VENV)/bin/python tests/benchmarks/figures.py $(BENCH_RESULTS) chapters/images
+
+bench-times: $(STAMP)
+	$(BIN)/python tests/benchmarks/timings.py --test --json $(BENCH_RESULTS)/timings.json
+	$(BIN)/python tests/benchmarks/figures.py $(BENCH_RESULTS) chapters/images
+
 clean:
 	rm -rf _build

@@ -43,6 +43,9 @@ from . import _checks
 from ._backend import traced
 
 _REDUCTIONS = ("mean", "sum", "none")
+# below this many elements a call costs its kernel launches, above it its
+# passes over memory: the fast paths choose their formulation by it
+_FEW = 32768
 _LOG_FLOOR = -100.0  # torch's clamp of the logs of binary_cross_entropy
 
 
@@ -337,12 +340,23 @@ def _build(torch):
 
         @staticmethod
         def forward(ctx, z, y, reduction):
-            # softplus(z) = log1p(exp(z)), as accurate as the formula's in both
-            # tails; above 40 it is z to within exp(-40) < ulp(z) / 4, in
-            # float32 and float64, and exp never overflows below it
-            loss = torch.rsub(y, 1).mul_(F.softplus(z, threshold=40.0))
-            # beta = -1 gives -softplus(-z) in one pass (z itself below -40)
-            loss.addcmul_(F.softplus(z, beta=-1.0, threshold=40.0), y, value=-1.0)
+            # y softplus(-z) + (1 - y) softplus(z): a sum of non-negative
+            # terms, no cancellation for either label
+            if z.numel() < _FEW:
+                # few elements: the fewest kernels. softplus(z) = log1p(exp(z))
+                # is accurate in both tails; above 40 it is z to within
+                # exp(-40) < ulp(z) / 4 (float32 and float64); beta = -1 gives
+                # -softplus(-z) in one pass
+                loss = torch.rsub(y, 1).mul_(F.softplus(z, threshold=40.0))
+                sp_neg = F.softplus(z, beta=-1.0, threshold=40.0)
+                loss.addcmul_(sp_neg, y, value=-1.0)
+            else:
+                # many: the fewest transcendental passes, softplus(+-z) =
+                # log1p(exp(-|z|)) + relu(+-z) (the formula's softplus) with
+                # one exp and one log1p for both signs
+                loss = torch.abs(z).neg_().exp_().log1p_()
+                loss.addcmul_(torch.rsub(y, 1), torch.relu(z))
+                loss.addcmul_(y, torch.relu(-z))
             ctx.save_for_backward(z, y)
             ctx.reduction = reduction
             if reduction == "none":

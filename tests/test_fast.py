@@ -388,3 +388,22 @@ def test_numpy_inputs_are_untouched():
     a, b = np.array([0.5, -1.0]), np.array([0.0, 0.0])
     assert not isinstance(lb.log_cosh(a, b), torch.Tensor)
     assert _fast.log_cosh(a, b, "mean") is None
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_large_inputs_take_the_same_values_as_small_ones(dtype):
+    # the fast paths may choose another formulation above _fast._FEW elements
+    n = 2 * _fast._FEW
+    g = _gen(8)
+    z = 8 * torch.randn(n, generator=g, dtype=dtype)
+    z[:4] = torch.tensor([60.0, -60.0, 700.0, -700.0], dtype=dtype)
+    y = (torch.rand(n, generator=g, dtype=dtype) < 0.5).to(dtype)
+    y[n // 2 :] = torch.rand(n // 2, generator=g, dtype=dtype)  # soft labels
+    for fn in (lb.binary_cross_entropy_with_logits, lb.focal):
+        (big, [gz, gy]), (slow, [sz, sy]) = _both(fn, (z, y), "none")
+        _close(big, slow, dtype)
+        _close(gz, sz, dtype)
+        _close(gy, sy, dtype)
+        small = torch.cat([fn(z[i : i + 1000], y[i : i + 1000], reduction="none")
+                           for i in range(0, n, 1000)])  # fmt: skip
+        _close(big, small, dtype, ulps=2.0)
