@@ -143,6 +143,8 @@ $(BENCH_STAMP): requirements.txt pyproject.toml tests/benchmarks/requirements.tx
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python tests/benchmarks/bench_losses.py --json $(BENCH_RESULTS)/speed.json
 	$(BENCH_VENV)/bin/python tests/benchmarks/accuracy.py --json $(BENCH_RESULTS)/accuracy.json
+	$(BENCH_VENV)/bin/python tests/benchmarks/accuracy.py --formulas \
+	  --json $(BENCH_RESULTS)/accuracy_formulas.json
 	$(BENCH_VENV)/bin/python tests/benchmarks/figures.py $(BENCH_RESULTS) chapters/images
 
 bench-times: $(STAMP)

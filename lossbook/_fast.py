@@ -68,6 +68,24 @@ def _torch():
     return sys.modules["torch"]
 
 
+def _eager(torch, tensors) -> bool:
+    """No tensor of ``tensors`` is traced (see ``_backend.traced``), in one go."""
+    C = torch._C
+    if (
+        torch.compiler.is_compiling()
+        or C._len_torch_dispatch_stack() > 0
+        or C._is_tracing()
+    ):
+        return False
+    wrapped = C._functorch.is_functorch_wrapped_tensor
+    for x in tensors:
+        if x.is_meta or wrapped(x):
+            return False
+        if type(x) is not torch.Tensor and traced(x):  # subclasses: fake tensors
+            return False
+    return True
+
+
 def _plain(reduction, first, *others):
     """``(inputs, out_dtype)`` if the inputs can take a fast path, else ``None``.
 
@@ -98,12 +116,11 @@ def _plain(reduction, first, *others):
             or not x.is_floating_point()
             or x.shape != first.shape
             or x.device != first.device
-            or traced(x)
         ):
             return None
         if x.dtype is not dtype:
             dtype = torch.promote_types(dtype, x.dtype)
-    if reduction == "mean" and first.numel() == 0:
+    if (reduction == "mean" and first.numel() == 0) or not _eager(torch, tensors):
         return None
     back = None
     if dtype is torch.float16 or dtype is torch.bfloat16:
@@ -410,41 +427,41 @@ def _build(torch):
                 e.addcmul_(e, err)  # exp(d + err) to first order
                 d.add_(err)  # the exact log-ratios to the top, d + err
             e.scatter_(1, top, 0.0)
-            rest = e.sum(dim=1)
-            pick = d.gather(1, t[:, None]).squeeze_(1)
+            # (N, 1) columns throughout: no indexing in either pass
+            rest = e.sum(dim=1, keepdim=True)
+            t = t.unsqueeze(1)
             # -log p_y = log1p(rest) - (d + err)_y; smoothing adds eps/K of
             # every class's: all terms >= 0, no cancellation
-            loss = torch.log1p(rest).sub_(pick, alpha=1 - eps)
+            loss = torch.log1p(rest).sub_(d.gather(1, t), alpha=1 - eps)
             if eps:
-                loss.sub_(d.sum(dim=1), alpha=eps / k)
+                loss.sub_(d.sum(dim=1, keepdim=True), alpha=eps / k)
             ctx.save_for_backward(z, t, e, rest, top)
             ctx.eps = eps
             ctx.reduction = reduction
-            if reduction != "none":
-                loss = loss.mean() if reduction == "mean" else loss.sum()
-            return loss.to(z.dtype)
+            if reduction == "none":
+                return loss.squeeze(1).to(z.dtype)
+            return (loss.mean() if reduction == "mean" else loss.sum()).to(z.dtype)
 
         @staticmethod
         def backward(ctx, grad):
             z, t, e, rest, top = ctx.saved_tensors
             eps = ctx.eps
             if torch.is_grad_enabled():
-                return (*_again(_ce_kw(public), (z, t), (True, False), grad, eps,
-                                ctx.reduction), None, None)  # fmt: skip
-            n, k = e.shape
-            s = _scale(grad, ctx.reduction, n)  # a number, or (N,) for "none"
+                return (*_again(_ce_kw(public), (z, t.squeeze(1)), (True, False),
+                                grad, eps, ctx.reduction), None, None)  # fmt: skip
+            k = e.shape[1]
+            s = _scale(grad, ctx.reduction, e.shape[0])  # a number, or (N,)
             if not isinstance(s, float):
-                s = s.reshape(-1, 1)
+                s = s.unsqueeze(1)
             p_top = torch.reciprocal(rest + 1)  # the top class's probability
-            g = e * p_top[:, None]  # the other classes' probabilities
+            g = e * p_top  # the other classes' probabilities
             # the top class: p_top - q_top; where it is the target, p_top - 1
             # is -rest p_top exactly, not the cancelling 1 / (1 + rest) - 1
-            hit = t == top[:, 0]
+            hit = t == top
             top_val = torch.where(hit, torch.mul(rest, p_top).neg_().add_(eps), p_top)
-            g.scatter_(1, top, top_val[:, None])
+            g.scatter_(1, top, top_val)
             # the other targets: - (1 - eps) at y; smoothing: - eps/K everywhere
-            miss = hit.to(e.dtype).sub_(1.0).mul_(1 - eps)
-            g.scatter_add_(1, t[:, None], miss[:, None])
+            g.scatter_add_(1, t, hit.to(e.dtype).sub_(1.0).mul_(1 - eps))
             if eps:
                 g.sub_(eps / k)
             return g.mul_(s).to(z.dtype), None, None, None
@@ -645,7 +662,7 @@ def cross_entropy(logits, target, weight, label_smoothing, ignore_index, reducti
         or target.dtype is not torch.int64
         or target.shape != z.shape[:1]
         or target.device != z.device
-        or traced(target)
+        or not _eager(torch, (target,))
     ):
         return None
     eps = _checks.hyper("label_smoothing", label_smoothing, "unit")
