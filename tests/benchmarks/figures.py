@@ -24,6 +24,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZES = (1_000, 100_000, 1_000_000, 10_000_000)
@@ -46,6 +47,12 @@ TORCHVISION = (
     "torchvision imports."
 )
 plt.rcParams.update({"font.size": 10, "savefig.dpi": 160, "figure.dpi": 160})
+PLAIN = FuncFormatter(lambda v, _: f"{v:g}")  # 0.5, 1, 2 rather than 5 x 10^-1
+
+
+def _plain_axis(axis):
+    axis.set_major_formatter(PLAIN)
+    axis.set_minor_formatter(NullFormatter())
 
 
 def load(results: Path, name: str):
@@ -225,8 +232,9 @@ def figure_speed_vs_f(speed, path: Path):
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("elements of the prediction")
-    ax.set_ylabel("time of lossbook / time of F")
-    ax.set_title(f"Forward + backward against torch.nn.functional ({one} thread)")
+    ax.set_ylabel(f"time of lossbook / time of F ({one} thread)")
+    ax.set_yticks([0.25, 0.5, 1, 2, 4])
+    _plain_axis(ax.yaxis)
     ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
@@ -240,22 +248,30 @@ def figure_speed_vs_peers(speed, path: Path):
     peers = sorted({(r["loss"], r["reference"]) for r in rows if r["kind"] == "peer"})
     labels = [f"{loss}: {ref}" for loss, ref in peers]
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(peers) + 1.6))
-    height = 0.38
-    for k, n in enumerate((SIZES[0], 10**6)):
+    shown = []
+    for k, (n, marker) in enumerate(((SIZES[0], "o"), (10**6, "s"))):
         vals = [_lookup(rows, loss, ref, n, one) for loss, ref in peers]
-        ys = [i + (k - 0.5) * height for i in range(len(peers))]
-        ax.barh(
-            [y for y, v in zip(ys, vals, strict=True) if v is not None],
-            [v for v in vals if v is not None],
-            height=height,
-            label=f"{_size(n)} elements",
-        )
+        ys = [i + (k - 0.5) * 0.3 for i in range(len(peers))]
+        pts = [(y, v) for y, v in zip(ys, vals, strict=True) if v is not None]
+        # a line from equal speed to the ratio: its length is the gain or loss
+        ax.hlines([y for y, _ in pts], 1.0, [v for _, v in pts],
+                  color=f"C{k}", linewidth=2)  # fmt: skip
+        ax.plot([v for _, v in pts], [y for y, _ in pts], marker, color=f"C{k}",
+                label=f"$10^{round(math.log10(n))}$ elements",
+                linestyle="none")  # fmt: skip
+        shown += [v for _, v in pts]
+    ax.set_xlim(min(*shown, 1.0) / 1.5, max(*shown, 1.0) * 1.5)
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_xscale("log")
+    ax.set_xticks([t for t in (0.01, 0.03, 0.1, 0.3, 0.5, 1, 2, 3, 10)
+                   if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]])  # fmt: skip
+    _plain_axis(ax.xaxis)
     ax.set_yticks(range(len(peers)), labels, fontsize=9)
     ax.invert_yaxis()
-    ax.set_xlabel("time of lossbook / time of the peer (< 1: lossbook faster)")
-    ax.legend(fontsize=9)
+    ax.set_xlabel(
+        f"time of lossbook / time of the peer ({one} thread; < 1: lossbook faster)"
+    )
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2)
     ax.grid(True, axis="x", which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
