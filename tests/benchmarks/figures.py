@@ -65,7 +65,9 @@ def _size(n: int) -> str:
 
 
 def _ratio(v) -> str:
-    return "–" if v is None else f"{v:.2f}"
+    if v is None:
+        return "–"
+    return f"{v:.2f}" if v >= 0.1 else f"{v:.2g}"
 
 
 def _lookup(rows, loss, reference, n, threads, key="ratio"):
