@@ -271,3 +271,14 @@ def test_glossary_is_sorted_and_bilingual():
     assert len(set(map(str.casefold, terms))) == len(terms), "a term is listed twice"
     no_chinese = [t for t, body in entries if not re.search(r"[\u3400-\u9fff]", body)]
     assert not no_chinese, f"glossary terms without the notes' Chinese: {no_chinese}"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_installs_what_it_needs_first(name):
+    """The launch buttons open a chapter where lossbook may be missing."""
+    from launch_cell import is_launch_cell, source
+
+    first = next(c for c in _notebook(name).cells if c.cell_type == "code")
+    assert is_launch_cell(first), f"{name}: run `python tests/launch_cell.py`"
+    assert first.source == source(), f"{name}: the launch cell is out of date"
+    assert not first.outputs, f"{name}: the launch cell printed something here"
