@@ -40,7 +40,7 @@ from lossbook.exercises import _REGISTRY, _load
 
 ROOT = Path(__file__).resolve().parents[1]
 _CHECK = re.compile(
-    r"""^(\s*)_\s*=\s*check\(\s*["'](ch\d\d\.\d+)["']\s*,\s*(.+)\)\s*$"""
+    r"""^(\s*)_\s*=\s*check\(\s*["'](ch\d\d\.\d+)["']\s*,\s*(.+?)\)\s*(?:#.*)?$"""
 )
 _EXERCISE = re.compile(
     r"^(?P<fence>```+|:::+)\{exercise\}\s*(?P<title>.*?)\n(?P<body>.*?)^(?P=fence)\s*$",
