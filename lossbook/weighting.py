@@ -7,6 +7,7 @@ losses as a sequence of 0-d values or a ``(K,)`` array.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Mapping
 
@@ -530,9 +531,14 @@ def uncertainty_weighted(losses, log_sigma):
     2.0
     """
     xp, v, s = _per_task(losses, log_sigma, "log_sigma")
-    # exp(-2 log sigma) = 1 / sigma^2, with sigma > 0 for any real log sigma;
-    # as (e^{-s} L) e^{-s}: finite where the product is, though e^{-2s} alone
-    # overflows from s < -44 in float32 (a task whose loss reached 0 keeps
-    # pushing its log sigma down; inf * 0 would make the loss NaN)
+    # exp(-2 log sigma) = 1 / sigma^2, with sigma > 0 for any real log sigma.
+    # One exp is the accurate form; where e^{-2s} would overflow (s < -44 in
+    # float32: a task whose loss reached 0 keeps pushing its log sigma down, and
+    # inf * 0 would make the loss NaN) it is (e^{-s} L) e^{-s}, finite where the
+    # product is. The direct form sees a harmless s there (double where), so
+    # neither branch puts inf or NaN into the gradient.
+    safe = s > -0.49 * math.log(xp.finfo(s.dtype).max)
+    s_direct = xp.where(safe, s, xp.zeros_like(s))
     e = xp.exp(-s)
-    return result(xp, xp.sum(0.5 * (e * v) * e + s))
+    term = xp.where(safe, 0.5 * xp.exp(-2 * s_direct) * v, 0.5 * (e * v) * e)
+    return result(xp, xp.sum(term + s))
