@@ -369,10 +369,11 @@ CLIPPED_CODE_JS = r"""
                  .slice(0, 90))
 """
 
-# Markdown tables that were printed but not rendered (text with a |---| rule).
+# Markdown tables that were printed but not rendered: text with a |---| rule
+# (which the smart-quotes pass may have turned into em dashes).
 RAW_TABLES_JS = r"""
 () => [...document.querySelectorAll("article.bd-article p")]
-  .filter((el) => /\|\s*:?-{3,}/.test(el.textContent))
+  .filter((el) => /\|\s*:?(-{3,}|[\u2013\u2014]+\s*\|)/.test(el.textContent))
   .map((el) => el.textContent.trim().slice(0, 120))
 """
 
