@@ -42,6 +42,14 @@ import threading
 from . import _checks
 from ._backend import traced
 
+
+def _reduced(loss, reduction):
+    """The reduction of the fast paths: torch's own mean and sum of ``loss``."""
+    if reduction == "none":
+        return loss
+    return loss.mean() if reduction == "mean" else loss.sum()
+
+
 _REDUCTIONS = ("mean", "sum", "none")
 # below this many elements a call costs its kernel launches, above it its
 # passes over memory: the fast paths choose their formulation by it
@@ -317,9 +325,7 @@ def _build(torch):
             ctx.save_for_backward(p, y, log_p, log_q)
             ctx.clamped = clamped
             ctx.reduction = reduction
-            if reduction == "none":
-                return loss
-            return loss.mean() if reduction == "mean" else loss.sum()
+            return _reduced(loss, reduction)
 
         @staticmethod
         def backward(ctx, grad):
@@ -376,9 +382,7 @@ def _build(torch):
                 loss.addcmul_(y, torch.relu(-z))
             ctx.save_for_backward(z, y)
             ctx.reduction = reduction
-            if reduction == "none":
-                return loss
-            return loss.mean() if reduction == "mean" else loss.sum()
+            return _reduced(loss, reduction)
 
         @staticmethod
         def backward(ctx, grad):
@@ -492,9 +496,7 @@ def _build(torch):
             ctx.gamma = gamma
             ctx.alpha = alpha
             ctx.reduction = reduction
-            if reduction == "none":
-                return loss
-            return loss.mean() if reduction == "mean" else loss.sum()
+            return _reduced(loss, reduction)
 
         @staticmethod
         def backward(ctx, grad):
@@ -543,9 +545,7 @@ def _build(torch):
             ctx.save_for_backward(p, t, loss, safe, has_mass)
             ctx.smooth = smooth
             ctx.reduction = reduction
-            if reduction == "none":
-                return loss
-            return loss.mean() if reduction == "mean" else loss.sum()
+            return _reduced(loss, reduction)
 
         @staticmethod
         def backward(ctx, grad):
